@@ -1,0 +1,1 @@
+"""Clinical feature definitions (filled in by the features stage)."""

@@ -1,0 +1,1 @@
+"""Model factories, calibration and explanation (filled in by the train stage)."""

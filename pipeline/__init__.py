@@ -1,0 +1,1 @@
+"""txresponse pipeline: one module per DVC stage, plus the shared `core` package."""

@@ -1,0 +1,28 @@
+"""The `txresponse` command. Each sub-command is one stage module's `main`."""
+from __future__ import annotations
+
+import typer
+
+from pipeline import simulate
+
+app = typer.Typer(
+    name="txresponse",
+    help="Predict and explain response to ketamine or esketamine in treatment-resistant "
+         "depression.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@app.callback()
+def _root() -> None:
+    """Predict and explain response to ketamine or esketamine in treatment-resistant
+    depression. Run `txresponse COMMAND --help` for any command."""
+
+
+app.command("simulate")(simulate.main)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

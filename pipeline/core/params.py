@@ -1,0 +1,55 @@
+"""Typed, validated view of `configs/params.yaml`.
+
+Loaded once by each stage's `main()`; plain values are then passed to pure functions.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+class _Section(BaseModel):
+    # Extra keys are allowed so that a stage added later can carry its own section without every
+    # older stage having to know about it.
+    model_config = ConfigDict(extra="allow", frozen=True)
+
+
+class DataParams(_Section):
+    raw_dir: Path
+
+
+class TargetParams(_Section):
+    """What counts as a good outcome (see docs/data-contract.md, "Outcome")."""
+
+    instrument: str = "madrs"
+    definition: Literal["response", "remission"] = "response"
+    baseline_window: tuple[int, int] = (-14, 0)
+    endpoint_window: tuple[int, int] = (10, 28)
+    min_reduction: float = 0.5
+
+    @model_validator(mode="after")
+    def _check(self) -> TargetParams:
+        lo, hi = self.baseline_window
+        if lo > hi or hi > 0:
+            raise ValueError("target.baseline_window must be [start, end] with end <= 0")
+        lo, hi = self.endpoint_window
+        if lo > hi or lo <= 0:
+            raise ValueError("target.endpoint_window must be [start, end] with start > 0")
+        if not 0 < self.min_reduction < 1:
+            raise ValueError("target.min_reduction must lie strictly between 0 and 1")
+        return self
+
+
+class Params(_Section):
+    seed: int
+    data: DataParams
+    target: TargetParams = TargetParams()
+
+
+def load_params(path: Path | str = "configs/params.yaml") -> Params:
+    """Read and validate the params file; raises `pydantic.ValidationError` naming the key."""
+    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    return Params.model_validate(raw)

@@ -1,0 +1,106 @@
+"""Registries of rating scales, biomarkers and site covariates, read from `configs/`.
+
+Users extend the pipeline by editing the YAML files; nothing here names a particular scale or
+marker, so a new one works without code changes.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Instrument(_Strict):
+    """A rating scale whose total score is recorded in `assessments`."""
+
+    key: str
+    label: str
+    name: str
+    min: float
+    max: float
+    remission_max: float | None = None
+    higher_is_worse: bool = True
+    severity_bands: list[tuple[float, str]] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> Instrument:
+        if self.min >= self.max:
+            raise ValueError(f"instrument {self.key!r}: min must be below max")
+        if self.remission_max is not None and not self.min <= self.remission_max <= self.max:
+            raise ValueError(f"instrument {self.key!r}: remission_max outside its range")
+        bounds = [upper for upper, _ in self.severity_bands]
+        if bounds != sorted(bounds) or (bounds and bounds[-1] < self.max):
+            raise ValueError(
+                f"instrument {self.key!r}: severity_bands must ascend and end at max ({self.max})"
+            )
+        return self
+
+    def severity_band(self, score: float) -> str | None:
+        """Name of the severity band a total score falls in, or None without bands."""
+        for upper, band in self.severity_bands:
+            if score <= upper:
+                return band
+        return None
+
+
+class Biomarker(_Strict):
+    """A laboratory or genetic measurement recorded in `biomarkers`."""
+
+    key: str
+    label: str
+    unit: str
+    min: float
+    max: float
+    integer: bool = False
+
+
+class Covariate(_Strict):
+    """An extra `patients` column declared by a site."""
+
+    key: str
+    kind: Literal["numeric", "binary", "categorical"]
+    label: str
+    min: float | None = None
+    max: float | None = None
+    levels: list[str] | None = None
+
+    @model_validator(mode="after")
+    def _check(self) -> Covariate:
+        if self.kind == "categorical" and not self.levels:
+            raise ValueError(f"covariate {self.key!r}: a categorical covariate needs levels")
+        if self.kind != "categorical" and self.levels:
+            raise ValueError(f"covariate {self.key!r}: only categorical covariates take levels")
+        if self.kind != "numeric" and (self.min is not None or self.max is not None):
+            raise ValueError(f"covariate {self.key!r}: only numeric covariates take min/max")
+        return self
+
+
+class Registries(_Strict):
+    """Everything the data contract takes from configuration rather than code."""
+
+    instruments: dict[str, Instrument]
+    biomarkers: dict[str, Biomarker]
+    covariates: dict[str, Covariate]
+
+
+def _load_keyed(path: Path, model: type[_Strict]) -> dict:
+    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not isinstance(raw, dict):
+        raise ValueError(f"{path}: expected a mapping of key -> settings")
+    return {key: model(key=key, **(spec or {})) for key, spec in raw.items()}
+
+
+def load_registries(config_dir: Path | str = "configs") -> Registries:
+    """Read `instruments.yaml`, `biomarkers.yaml` and `covariates.yaml` from `config_dir`."""
+    config_dir = Path(config_dir)
+    return Registries(
+        instruments=_load_keyed(config_dir / "instruments.yaml", Instrument),
+        biomarkers=_load_keyed(config_dir / "biomarkers.yaml", Biomarker),
+        covariates=_load_keyed(config_dir / "covariates.yaml", Covariate),
+    )

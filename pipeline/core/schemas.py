@@ -1,0 +1,78 @@
+"""pandera schemas for the contract tables, built from `contract.py` and the registries.
+
+One schema per table checks a typed frame: column presence, types, allowed values, ranges,
+nullability, unique `patient_id` in `patients`, and ranges that depend on another column of the
+same row (a score's range depends on its instrument). Cross-table rules are the validate
+stage's job.
+"""
+from __future__ import annotations
+
+import pandas as pd
+import pandera.pandas as pa
+
+from pipeline.core.contract import Column, Table, contract_tables
+from pipeline.core.registries import Registries
+
+# Nullable pandas dtypes keep integers integral when a cell is empty.
+_DTYPES = {
+    "id": "str",
+    "text": "str",
+    "category": "str",
+    "integer": "Int64",
+    "binary": "Int64",
+    "number": "Float64",
+}
+
+
+def _column_checks(column: Column) -> list[pa.Check]:
+    checks: list[pa.Check] = []
+    if column.levels is not None:
+        checks.append(pa.Check.isin(list(column.levels)))
+    if column.kind == "binary":
+        checks.append(pa.Check.isin([0, 1]))
+    if column.min is not None:
+        checks.append(pa.Check.gt(column.min) if column.min_exclusive
+                      else pa.Check.ge(column.min))
+    if column.max is not None:
+        checks.append(pa.Check.le(column.max))
+    if column.kind == "id":
+        checks.append(pa.Check.str_length(min_value=1, max_value=64))
+    return checks
+
+
+def _row_range_check(value_column: str, key_column: str,
+                     ranges: dict[str, tuple[float, float]]) -> pa.Check:
+    """`value_column` must lie in the range registered for this row's `key_column`."""
+    lows = {key: lo for key, (lo, _) in ranges.items()}
+    highs = {key: hi for key, (_, hi) in ranges.items()}
+
+    def within(frame: pd.DataFrame) -> pd.Series:
+        lo = frame[key_column].map(lows).astype("Float64")
+        hi = frame[key_column].map(highs).astype("Float64")
+        value = frame[value_column]
+        # Rows with an unknown key fail their own `isin` check; do not report them twice.
+        known = lo.notna()
+        return (~known | ((value >= lo) & (value <= hi))).fillna(False).astype(bool)
+
+    return pa.Check(within, name=f"{value_column}_in_range_for_{key_column}",
+                    error=f"{value_column} outside the registered range for its {key_column}")
+
+
+def table_schema(table: Table, registries: Registries) -> pa.DataFrameSchema:
+    columns = {
+        c.name: pa.Column(
+            _DTYPES[c.kind], checks=_column_checks(c), nullable=not (c.required and not c.nullable),
+            required=c.required, coerce=True, unique=(c.kind == "id" and table.name == "patients"),
+        )
+        for c in table.columns
+    }
+    checks = []
+    for value_column, key_column in table.row_ranges.items():
+        registry = registries.instruments if key_column == "instrument" else registries.biomarkers
+        ranges = {key: (item.min, item.max) for key, item in registry.items()}
+        checks.append(_row_range_check(value_column, key_column, ranges))
+    return pa.DataFrameSchema(columns, checks=checks, strict=True, name=table.name)
+
+
+def contract_schemas(registries: Registries) -> dict[str, pa.DataFrameSchema]:
+    return {name: table_schema(t, registries) for name, t in contract_tables(registries).items()}

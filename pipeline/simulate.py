@@ -1,0 +1,36 @@
+"""`txresponse simulate`: write a synthetic cohort in the data contract, and its truth file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from pipeline.core.tables import write_csv
+from pipeline.simulation import simulate_cohort
+
+console = Console(stderr=True)
+
+
+def main(
+    patients: int = typer.Option(2000, "--patients", min=1, help="Number of patients."),
+    sites: int = typer.Option(4, "--sites", min=1, help="Number of treating sites."),
+    seed: int = typer.Option(20261126, "--seed", help="Random seed; same seed, same bytes."),
+    out: Path = typer.Option(..., "--out", help="Folder to write the five contract tables to."),
+    truth: Path = typer.Option(
+        ..., "--truth",
+        help="CSV for each patient's true response probability. Keep it outside --out: the "
+             "pipeline must never see it.",
+    ),
+) -> None:
+    """Simulate a ketamine/esketamine TRD cohort grounded in published effects
+    (docs/simulator.md)."""
+    if truth.resolve().parent == out.resolve():
+        raise typer.BadParameter("the truth file must not sit inside --out", param_hint="--truth")
+    with console.status(f"Simulating {patients:,} patients at {sites} sites"):
+        cohort = simulate_cohort(n_patients=patients, n_sites=sites, seed=seed)
+        for name, table in cohort.tables.items():
+            write_csv(table, out / f"{name}.csv")
+        write_csv(cohort.truth, truth)
+    counts = ", ".join(f"{name} {len(t):,}" for name, t in cohort.tables.items())
+    console.print(f"Wrote {out}/ ({counts} rows) and truth to {truth}")
