@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 
 class _Section(BaseModel):
@@ -43,10 +43,32 @@ class TargetParams(_Section):
         return self
 
 
+class FeaturesParams(_Section):
+    """What is known when the prediction is made (see docs/features.md)."""
+
+    prediction_day: int = 0
+    biomarker_lookback_days: int = Field(90, ge=0)
+
+
+class ValidateParams(_Section):
+    """How much quarantine the validate stage tolerates before it stops (docs/validation.md)."""
+
+    max_quarantine_fraction: float = 0.2  # per table: quarantined rows / rows in
+
+    @model_validator(mode="after")
+    def _check(self) -> ValidateParams:
+        if not 0 <= self.max_quarantine_fraction <= 1:
+            raise ValueError("validate.max_quarantine_fraction must lie between 0 and 1")
+        return self
+
+
 class Params(_Section):
     seed: int
     data: DataParams
     target: TargetParams = TargetParams()
+    # `validate` would shadow a pydantic method; the YAML key is still `validate`.
+    validation: ValidateParams = Field(ValidateParams(), alias="validate")
+    features: FeaturesParams = FeaturesParams()
 
 
 def load_params(path: Path | str = "configs/params.yaml") -> Params:

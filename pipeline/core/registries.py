@@ -26,6 +26,9 @@ class Instrument(_Strict):
     max: float
     remission_max: float | None = None
     higher_is_worse: bool = True
+    # False for scales that measure a session effect rather than a state (CADSS): they get no
+    # baseline_<key> feature.
+    baseline_feature: bool = True
     severity_bands: list[tuple[float, str]] = Field(default_factory=list)
 
     @model_validator(mode="after")

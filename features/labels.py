@@ -1,0 +1,57 @@
+"""Outcome labels: response or remission on the target instrument.
+
+A patient without a baseline or an endpoint gets no label and a reason; they are excluded from
+training and still scored later.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from features.severity import last_score_in_window
+from pipeline.core.registries import Instrument
+
+NO_BASELINE = "no baseline rating in the baseline window"
+NO_ENDPOINT = "no endpoint rating in the endpoint window"
+NO_RATINGS = "no baseline and no endpoint rating"
+ZERO_BASELINE = "baseline score is 0: a reduction cannot be computed"
+
+
+def make_labels(patient_ids: pd.Series, assessments: pd.DataFrame, instrument: Instrument,
+                definition: str, baseline_window: tuple[int, int],
+                endpoint_window: tuple[int, int], min_reduction: float) -> pd.DataFrame:
+    """One row per patient: label (1, 0 or missing), baseline and endpoint scores and days,
+    and `no_label_reason` where the label is missing."""
+    base = last_score_in_window(assessments, instrument.key, baseline_window)
+    end = last_score_in_window(assessments, instrument.key, endpoint_window)
+    out = pd.DataFrame({"patient_id": patient_ids.to_numpy()})
+    idx = out["patient_id"]
+    out["baseline_score"] = base["score"].reindex(idx).astype("Float64").to_numpy()
+    out["baseline_day"] = base["day"].reindex(idx).astype("Int64").to_numpy()
+    out["endpoint_score"] = end["score"].reindex(idx).astype("Float64").to_numpy()
+    out["endpoint_day"] = end["day"].reindex(idx).astype("Int64").to_numpy()
+
+    b, e = out["baseline_score"], out["endpoint_score"]
+    if definition == "response":
+        # Higher-is-better scales would need the reduction reversed; every registered
+        # depression scale is higher-is-worse, and a mismatch is refused below.
+        hit = e <= (1 - min_reduction) * b
+    else:
+        if instrument.remission_max is None:
+            raise ValueError(f"{instrument.key} has no remission threshold in "
+                             "configs/instruments.yaml; choose target.definition: response")
+        hit = e <= instrument.remission_max
+    if not instrument.higher_is_worse:
+        raise ValueError(f"{instrument.key} is not higher-is-worse; it cannot be a target yet")
+
+    reason = pd.Series(np.select(
+        [b.isna() & e.isna(), b.isna(), e.isna()], [NO_RATINGS, NO_BASELINE, NO_ENDPOINT],
+        default="",
+    ), index=out.index)
+    if definition == "response":
+        reason = reason.mask((reason == "") & (b == 0).fillna(False).astype(bool), ZERO_BASELINE)
+    labelled = reason == ""
+    out["label"] = hit.astype("Int64").where(labelled, pd.NA)
+    out["no_label_reason"] = reason.where(~labelled, None)
+    return out[["patient_id", "label", "baseline_score", "baseline_day", "endpoint_score",
+                "endpoint_day", "no_label_reason"]]

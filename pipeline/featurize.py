@@ -1,0 +1,98 @@
+"""`txresponse features`: one row of leakage-safe features per patient, and outcome labels."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import typer
+from rich.console import Console
+
+from features.build import compute_features
+from features.catalog import build_registry
+from features.dictionary import dictionary_markdown, dictionary_rows
+from features.labels import make_labels
+from features.records import known_on
+from pipeline.core.contract import TABLE_NAMES
+from pipeline.core.params import load_params
+from pipeline.core.registries import load_registries
+
+console = Console(stderr=True)
+
+
+def read_validated(folder: Path) -> dict[str, pd.DataFrame]:
+    """The typed tables written by the validate stage; optional tables may be absent."""
+    tables = {}
+    for name in TABLE_NAMES:
+        path = folder / f"{name}.parquet"
+        if path.exists():
+            tables[name] = pd.read_parquet(path)
+    if "patients" not in tables or "assessments" not in tables:
+        raise FileNotFoundError(f"{folder} lacks patients.parquet or assessments.parquet: "
+                                "run `dvc repro validate` first")
+    return tables
+
+
+def summary(labels: pd.DataFrame, features: pd.DataFrame, params) -> dict:
+    labelled = labels["label"].notna()
+    return {
+        "patients": int(len(labels)),
+        "labelled": int(labelled.sum()),
+        "unlabelled": int((~labelled).sum()),
+        "unlabelled_by_reason": {str(k): int(v) for k, v in
+                                 labels["no_label_reason"].value_counts().sort_index().items()},
+        "label_prevalence": round(float(labels.loc[labelled, "label"].mean()), 4)
+        if labelled.any() else None,
+        "features": int(features.shape[1] - 1),
+        "prediction_day": params.features.prediction_day,
+        "target": {
+            "instrument": params.target.instrument,
+            "definition": params.target.definition,
+            "baseline_window": list(params.target.baseline_window),
+            "endpoint_window": list(params.target.endpoint_window),
+            "min_reduction": params.target.min_reduction,
+        },
+    }
+
+
+def main(
+    validated: Path = typer.Option(Path("data/validated"), help="Folder of validated tables."),
+    out: Path = typer.Option(Path("data/features"), help="Folder for features and labels."),
+    report: Path = typer.Option(Path("reports/features.json"), help="Summary JSON."),
+    dictionary: Path = typer.Option(Path("reports/feature_dictionary.md"),
+                                    help="Feature dictionary (Markdown)."),
+    params_file: Path = typer.Option(Path("configs/params.yaml"), "--params"),
+    config_dir: Path = typer.Option(Path("configs"), "--configs"),
+) -> None:
+    """Build the feature table (known on the prediction day) and outcome labels."""
+    params = load_params(params_file)
+    registries = load_registries(config_dir)
+    if params.target.instrument not in registries.instruments:
+        console.print(f"[red]target.instrument {params.target.instrument!r} is not in "
+                      f"{config_dir}/instruments.yaml[/red]")
+        raise typer.Exit(2)
+    with console.status("Building features"):
+        tables = read_validated(validated)
+        registry = build_registry(registries, params.target.instrument,
+                                  params.target.baseline_window,
+                                  params.features.biomarker_lookback_days)
+        features = compute_features(known_on(tables, params.features.prediction_day), registry)
+        labels = make_labels(tables["patients"]["patient_id"], tables["assessments"],
+                             registries.instruments[params.target.instrument],
+                             params.target.definition, params.target.baseline_window,
+                             params.target.endpoint_window, params.target.min_reduction)
+    out.mkdir(parents=True, exist_ok=True)
+    features.to_parquet(out / "features.parquet", index=False)
+    labels.to_parquet(out / "labels.parquet", index=False)
+    facts = summary(labels, features, params)
+    rows = dictionary_rows(registry, features)
+    facts["dictionary"] = rows
+    report.parent.mkdir(parents=True, exist_ok=True)
+    report.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
+    dictionary.parent.mkdir(parents=True, exist_ok=True)
+    dictionary.write_text(dictionary_markdown(rows, params.features.prediction_day,
+                                              len(features)), encoding="utf-8")
+    console.print(f"{facts['patients']:,} patients, {facts['features']} features; "
+                  f"{facts['labelled']:,} labelled (prevalence "
+                  f"{100 * (facts['label_prevalence'] or 0):.1f} %), {facts['unlabelled']:,} "
+                  f"without a label. Wrote {out}/ and {report}")

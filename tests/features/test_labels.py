@@ -1,0 +1,69 @@
+"""Label edge cases."""
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from features.labels import NO_BASELINE, NO_ENDPOINT, NO_RATINGS, ZERO_BASELINE, make_labels
+from tests.features.conftest import typed
+
+
+def _labels(registries, ratings, definition="response", patients=None, instrument="madrs"):
+    ids = patients or sorted({r["patient_id"] for r in ratings})
+    tables = typed(registries, patients=[{"patient_id": p} for p in ids], assessments=ratings)
+    out = make_labels(tables["patients"]["patient_id"], tables["assessments"],
+                      registries.instruments[instrument], definition, (-14, 0), (10, 28), 0.5)
+    return out.set_index("patient_id")
+
+
+def r(pid, day, score, instrument="madrs"):
+    return {"patient_id": pid, "day": day, "instrument": instrument, "score": score}
+
+
+def test_endpoint_exactly_at_half_is_response(registries):
+    out = _labels(registries, [r("a", 0, 30), r("a", 28, 15), r("b", 0, 30), r("b", 28, 16)])
+    assert out.loc["a", "label"] == 1
+    assert out.loc["b", "label"] == 0
+
+
+def test_last_score_in_each_window_counts(registries):
+    out = _labels(registries, [r("a", -10, 40), r("a", -1, 30), r("a", 14, 10), r("a", 27, 20),
+                               r("a", 35, 2)])
+    row = out.loc["a"]
+    assert (row["baseline_score"], row["baseline_day"]) == (30, -1)
+    assert (row["endpoint_score"], row["endpoint_day"]) == (20, 27)
+    assert row["label"] == 0
+
+
+def test_scores_only_outside_windows_give_no_label(registries):
+    out = _labels(registries, [r("a", -30, 40), r("a", 35, 5), r("b", 0, 30), r("c", 20, 10)],
+                  patients=["a", "b", "c", "d"])
+    assert out["label"].isna().all()
+    assert out.loc["a", "no_label_reason"] == NO_RATINGS
+    assert out.loc["b", "no_label_reason"] == NO_ENDPOINT
+    assert out.loc["c", "no_label_reason"] == NO_BASELINE
+    assert out.loc["d", "no_label_reason"] == NO_RATINGS
+
+
+def test_baseline_zero_has_no_response_label(registries):
+    out = _labels(registries, [r("a", 0, 0), r("a", 28, 0)])
+    assert pd.isna(out.loc["a", "label"])
+    assert out.loc["a", "no_label_reason"] == ZERO_BASELINE
+
+
+def test_remission_uses_the_instrument_threshold(registries):
+    out = _labels(registries, [r("a", 0, 30), r("a", 28, 10), r("b", 0, 30), r("b", 28, 11)],
+                  definition="remission")
+    assert out.loc["a", "label"] == 1 and out.loc["b", "label"] == 0
+
+
+def test_remission_needs_a_threshold(registries):
+    with pytest.raises(ValueError, match="remission threshold"):
+        _labels(registries, [r("a", 0, 12, "gad7"), r("a", 28, 3, "gad7")],
+                definition="remission", instrument="gad7")
+
+
+def test_other_instrument_target(registries):
+    out = _labels(registries, [r("a", 0, 20, "phq9"), r("a", 28, 4, "phq9")],
+                  definition="remission", instrument="phq9")
+    assert out.loc["a", "label"] == 1
