@@ -19,7 +19,8 @@ $(STAMP): $(BIN)/python pyproject.toml requirements.lock
 install: $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/dvc repro
+	# Stage commands call `txresponse`, so the venv must be on PATH for DVC's shell.
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
 	@$(BIN)/python -m pipeline.outputs
 
 test: $(STAMP)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from pipeline import simulate
+from pipeline import simulate, validate
 
 app = typer.Typer(
     name="txresponse",
@@ -22,6 +22,7 @@ def _root() -> None:
 
 
 app.command("simulate")(simulate.main)
+app.command("validate")(validate.main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -50,12 +50,25 @@ def _row_range_check(value_column: str, key_column: str,
         lo = frame[key_column].map(lows).astype("Float64")
         hi = frame[key_column].map(highs).astype("Float64")
         value = frame[value_column]
-        # Rows with an unknown key fail their own `isin` check; do not report them twice.
-        known = lo.notna()
+        # Rows with an unknown key fail their own `isin` check, and an empty value its
+        # nullability check; do not report them twice.
+        known = lo.notna() & value.notna()
         return (~known | ((value >= lo) & (value <= hi))).fillna(False).astype(bool)
 
     return pa.Check(within, name=f"{value_column}_in_range_for_{key_column}",
                     error=f"{value_column} outside the registered range for its {key_column}")
+
+
+def _row_whole_check(value_column: str, key_column: str, whole_keys: list[str]) -> pa.Check:
+    """`value_column` must be a whole number where this row's `key_column` says so."""
+
+    def whole(frame: pd.DataFrame) -> pd.Series:
+        value = frame[value_column]
+        applies = frame[key_column].isin(whole_keys) & value.notna()
+        return (~applies | (value == value.round())).fillna(False).astype(bool)
+
+    return pa.Check(whole, name=f"{value_column}_whole_for_{key_column}",
+                    error=f"{value_column} must be a whole number for its {key_column}")
 
 
 def table_schema(table: Table, registries: Registries) -> pa.DataFrameSchema:
@@ -71,8 +84,27 @@ def table_schema(table: Table, registries: Registries) -> pa.DataFrameSchema:
         registry = registries.instruments if key_column == "instrument" else registries.biomarkers
         ranges = {key: (item.min, item.max) for key, item in registry.items()}
         checks.append(_row_range_check(value_column, key_column, ranges))
+        whole_keys = [key for key, item in registry.items() if getattr(item, "integer", False)]
+        if whole_keys:
+            checks.append(_row_whole_check(value_column, key_column, whole_keys))
     return pa.DataFrameSchema(columns, checks=checks, strict=True, name=table.name)
 
 
 def contract_schemas(registries: Registries) -> dict[str, pa.DataFrameSchema]:
     return {name: table_schema(t, registries) for name, t in contract_tables(registries).items()}
+
+
+def complete_columns(frame: pd.DataFrame, table: Table) -> pd.DataFrame:
+    """`frame` with every contract column of `table`, in contract order; a column the site did
+    not supply is added empty, with its contract dtype, so later stages see one fixed shape."""
+    columns = {
+        c.name: frame[c.name] if c.name in frame.columns
+        else pd.Series(pd.NA, index=frame.index, dtype=_DTYPES[c.kind])
+        for c in table.columns
+    }
+    return pd.DataFrame(columns, index=frame.index)
+
+
+def empty_typed(table: Table) -> pd.DataFrame:
+    """A table with no rows and the contract's columns and dtypes (an absent optional table)."""
+    return complete_columns(pd.DataFrame(index=pd.RangeIndex(0)), table)

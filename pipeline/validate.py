@@ -1,0 +1,91 @@
+"""`txresponse validate`: decide which raw rows the pipeline may trust (docs/validation.md).
+
+Reads the raw tables as text, refuses identifiers and broken files (structural errors stop the
+stage with a documented exit code and no traceback), sends failing rows whole and unchanged to
+quarantine, writes the passed rows typed to Parquet, and reports the counts.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from pipeline.core.contract import contract_tables
+from pipeline.core.params import load_params
+from pipeline.core.registries import load_registries
+from pipeline.core.schemas import contract_schemas
+from pipeline.core.tables import write_csv
+from pipeline.validation.deid import deidentification_gate
+from pipeline.validation.errors import ExitCode, StructuralError
+from pipeline.validation.quarantine import TableOutcome, validate_tables
+from pipeline.validation.reading import read_raw_tables
+from pipeline.validation.report import build_report, render_html
+from pipeline.validation.structure import check_structure
+
+console = Console(stderr=True)
+
+
+def _write_report(report: dict, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+    (folder / "report.html").write_text(render_html(report), encoding="utf-8")
+
+
+def _write_quarantine(outcomes: dict[str, TableOutcome], out: Path) -> None:
+    for name, outcome in outcomes.items():
+        path = out / "quarantine" / f"{name}.csv"
+        if outcome.file is None:
+            path.unlink(missing_ok=True)  # no stale file from an earlier run
+        else:
+            write_csv(outcome.quarantined, path)
+
+
+def main(
+    raw: Path = typer.Option(..., "--raw", help="Folder of raw contract tables (data.raw_dir)."),
+    out: Path = typer.Option(..., "--out", help="Folder for <table>.parquet (passed rows) and "
+                             "quarantine/<table>.csv (failed rows)."),
+    report: Path = typer.Option(..., "--report", help="Folder for report.json and report.html."),
+    params_file: Path = typer.Option(Path("configs/params.yaml"), "--params",
+                                     help="Params file (reads validate.max_quarantine_fraction)."),
+    config_dir: Path = typer.Option(Path("configs"), "--configs",
+                                    help="Folder of the instrument, biomarker and covariate "
+                                         "registries."),
+) -> None:
+    """Validate raw tables against the data contract: de-identification gate, schema and
+    cross-table checks, quarantine with reasons, and a report. Exit codes: docs/validation.md."""
+    max_fraction = load_params(params_file).validation.max_quarantine_fraction
+    registries = load_registries(config_dir)
+    tables = contract_tables(registries)
+    schemas = contract_schemas(registries)
+    try:
+        with console.status(f"Validating {raw}"):
+            raws = read_raw_tables(raw, {name: t.required for name, t in tables.items()})
+            deidentification_gate(raws, tables)  # before anything is written
+            check_structure(raws, tables)
+            outcomes = validate_tables(raws, tables, schemas)
+            summary = build_report(outcomes, max_fraction)
+            # The report and quarantine come first, so a stage stopped for too much quarantine
+            # still shows why.
+            _write_report(summary, report)
+            _write_quarantine(outcomes, out)
+            if summary["tables_over_limit"]:
+                raise StructuralError.one(
+                    ExitCode.TOO_MUCH_QUARANTINED, ", ".join(summary["tables_over_limit"]), None,
+                    f"more than {max_fraction:.0%} of the rows were quarantined",
+                    f"Read {report / 'report.html'} and {out / 'quarantine'}/, fix the export, "
+                    "or raise validate.max_quarantine_fraction in configs/params.yaml.")
+            for name, outcome in outcomes.items():
+                schemas[name].validate(outcome.passed)  # the hand-off obeys the contract
+                outcome.passed.to_parquet(out / f"{name}.parquet", index=False)
+    except StructuralError as error:
+        console.print(f"[bold red]validate stopped[/] (exit {int(error.code)}):",
+                      highlight=False)
+        console.print(str(error), highlight=False, markup=False, soft_wrap=True)
+        raise typer.Exit(int(error.code)) from None
+    for name, t in summary["tables"].items():
+        if t["supplied"]:
+            console.print(f"  {name:<12} {t['rows_in']:>8,} in  {t['passed']:>8,} passed  "
+                          f"{t['quarantined']:>6,} quarantined", highlight=False)
+    console.print(f"Wrote {out}/ and {report}/report.html", highlight=False)

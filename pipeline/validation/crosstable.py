@@ -1,0 +1,45 @@
+"""Checks that look across rows and tables, run after the row-level checks.
+
+- A patient with sessions but no day-0 session is rejected as a whole: day 0 is defined as the
+  first session, so none of their days can be trusted. (Days are read from every session row
+  whose day could be parsed, so a day-0 session with, say, a garbled dose still counts.)
+- Ratings of one instrument on one day with different scores are all quarantined: the stage
+  cannot tell which is right. Only rows that passed the row-level checks take part, so an
+  impossible score (quarantined already) does not drag a plausible one with it.
+- A row whose `patient_id` is not in `patients` is an orphan; a row whose patient was
+  quarantined from `patients` follows its parent into quarantine.
+"""
+from __future__ import annotations
+
+import pandas as pd
+
+from pipeline.validation.checks import combine, failures
+
+
+def missing_day0(patients: pd.DataFrame, sessions: pd.DataFrame | None) -> pd.DataFrame:
+    """Failures for patients rows whose patient has sessions but none on day 0."""
+    if sessions is None or not {"patient_id", "day"} <= set(sessions.columns):
+        return combine([])
+    dated = sessions[sessions["day"].notna() & sessions["patient_id"].notna()]
+    with_day0 = dated.loc[dated["day"] == 0, "patient_id"].unique()
+    lacking = pd.Index(dated["patient_id"].unique()).difference(pd.Index(with_day0))
+    rows = patients.index[patients["patient_id"].isin(lacking)]
+    return failures(rows, "patient_id", "no_day0_session")
+
+
+def conflicting_scores(assessments: pd.DataFrame, failed_rows: pd.Index) -> pd.DataFrame:
+    """Failures for every rating in a (patient, instrument, day) group with different scores."""
+    clean = assessments.drop(index=failed_rows, errors="ignore")
+    keys = ["patient_id", "instrument", "day"]
+    distinct = clean.groupby(keys, dropna=False)["score"].transform("nunique")
+    return failures(clean.index[distinct > 1], "score", "conflicting_scores")
+
+
+def parent_failures(child_ids: pd.Series, known_ids: pd.Index,
+                    accepted_ids: pd.Index) -> pd.DataFrame:
+    """Orphans and rows of rejected patients, from the raw `patient_id` text of a child table."""
+    present = child_ids != ""
+    orphan = present & ~child_ids.isin(known_ids)
+    rejected = present & child_ids.isin(known_ids) & ~child_ids.isin(accepted_ids)
+    return combine([failures(child_ids.index[orphan], "patient_id", "orphan_patient"),
+                    failures(child_ids.index[rejected], "patient_id", "parent_patient_rejected")])

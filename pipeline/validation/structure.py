@@ -1,0 +1,34 @@
+"""Whole-table checks that stop the stage: missing or undeclared columns, empty tables."""
+from __future__ import annotations
+
+from pipeline.core.contract import Table
+from pipeline.validation.errors import ExitCode, Finding, StructuralError
+from pipeline.validation.reading import RawTable
+
+
+def check_structure(raws: dict[str, RawTable], tables: dict[str, Table]) -> None:
+    """Raise for the first class of problem found, listing every instance of it."""
+    missing, extra, empty = [], [], []
+    for name, raw in raws.items():
+        table = tables[name]
+        for column in table.columns:
+            if column.required and column.name not in raw.frame.columns:
+                missing.append(Finding(
+                    raw.file, column.name, "a required column is missing",
+                    f"Add the column '{column.name}' ({column.description}); "
+                    "see docs/data-contract.md."))
+        for column in raw.frame.columns:
+            if column not in table.column_names:
+                extra.append(Finding(
+                    raw.file, column, "the column is neither in the data contract nor declared "
+                    "in configs/covariates.yaml",
+                    "Remove the column, fix its name if it is a contract column misspelt, or "
+                    "declare it in configs/covariates.yaml (patients only)."))
+        if table.required and raw.frame.empty:
+            empty.append(Finding(
+                raw.file, None, f"the required table '{name}' has a header but no rows",
+                "Export the table with its rows; the pipeline cannot run without them."))
+    for code, found in ((ExitCode.MISSING_COLUMN, missing),
+                        (ExitCode.UNDECLARED_COLUMN, extra), (ExitCode.EMPTY_TABLE, empty)):
+        if found:
+            raise StructuralError(code, found)
