@@ -7,7 +7,9 @@ import typer
 from rich.console import Console
 
 from pipeline.core.tables import write_csv
+from pipeline.core.registries import load_registries
 from pipeline.simulation import simulate_cohort
+from pipeline.simulation.messy import make_messy
 
 console = Console(stderr=True)
 
@@ -22,6 +24,14 @@ def main(
         help="CSV for each patient's true response probability. Keep it outside --out: the "
              "pipeline must never see it.",
     ),
+    messy: bool = typer.Option(
+        False, "--messy",
+        help="Inject realistic row-level faults (text in numbers, N/A, out-of-range scores, "
+             "duplicate ids, orphan rows, conflicting scores...) for trying the validate stage. "
+             "No identifiers are added.",
+    ),
+    config_dir: Path = typer.Option(Path("configs"), "--configs",
+                                    help="Registries folder; --messy reads scale ranges from it."),
 ) -> None:
     """Simulate a ketamine/esketamine TRD cohort grounded in published effects
     (docs/simulator.md)."""
@@ -29,8 +39,13 @@ def main(
         raise typer.BadParameter("the truth file must not sit inside --out", param_hint="--truth")
     with console.status(f"Simulating {patients:,} patients at {sites} sites"):
         cohort = simulate_cohort(n_patients=patients, n_sites=sites, seed=seed)
-        for name, table in cohort.tables.items():
+        tables = cohort.tables
+        if messy:
+            instruments = load_registries(config_dir).instruments
+            scale_top = {key: item.max for key, item in instruments.items()}
+            tables = make_messy(tables, seed=seed, instrument_max=scale_top)
+        for name, table in tables.items():
             write_csv(table, out / f"{name}.csv")
         write_csv(cohort.truth, truth)
-    counts = ", ".join(f"{name} {len(t):,}" for name, t in cohort.tables.items())
+    counts = ", ".join(f"{name} {len(t):,}" for name, t in tables.items())
     console.print(f"Wrote {out}/ ({counts} rows) and truth to {truth}")
