@@ -113,7 +113,7 @@ def make_messy(tables: dict[str, pd.DataFrame], seed: int,
     c.set_cells("treatments", "treatment_class", "SSRI", treatments["treatment_class"] == "ssri")
 
     biomarkers = c.tables["biomarkers"]
-    c.set_cells("biomarkers", "value", "-1")                             # below every marker's range
+    c.set_cells("biomarkers", "value", "-1")                             # below every range
     c.set_cells("biomarkers", "marker", "tsh_mu_l")                      # not in the registry
     c.add_copies("biomarkers")
     return c.result()

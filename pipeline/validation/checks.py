@@ -17,7 +17,7 @@ CHECKS: dict[str, tuple[str, str]] = {
         "Days, ages and 0/1 flags are whole numbers; check the export did not compute them."),
     "missing_marker": (
         "{column} holds a missing-value marker (such as N/A, NA, null or a blank space)",
-        "Leave the cell empty when a value is unknown; the contract marks missing values that way."),
+        "Leave the cell empty when a value is unknown; that is how the contract marks it."),
     "required_value_missing": (
         "{column} is empty but required",
         "Fill in the value at the source, or leave the row out of the export."),

@@ -44,7 +44,8 @@ _NAME_PHRASES = {"social_security": "a social security number",
 _ALWAYS = {
     "e-mail addresses": r"[\w.+-]+@[\w-]+\.[\w.-]+",
     "social security numbers": r"\b\d{3}-\d{2}-\d{4}\b",
-    "phone or fax numbers": r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{3}\)\s?|\b\d{3}[\s.-])\d{3}[\s.-]\d{4}\b",
+    "phone or fax numbers": (r"(?:\+\d{1,3}[\s.-]?)?(?:\(\d{3}\)\s?|\b\d{3}[\s.-])"
+                             r"\d{3}[\s.-]\d{4}\b"),
     "URLs": r"\bhttps?://|\bwww\.|\b[\w-]+\.(?:com|org|net|edu|gov|io)\b",
     "IP addresses": r"\b\d{1,3}(?:\.\d{1,3}){3}\b",
     "calendar dates": (r"\b\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\b|\b\d{1,2}[-/.]\d{1,2}[-/.]\d{2,4}\b"

@@ -34,7 +34,8 @@ class RawTable:
 
 def find_table_file(folder: Path, table: str) -> Path | None:
     """`<table>.csv` or `<table>.parquet`; both at once is ambiguous and refused."""
-    found = [folder / f"{table}{s}" for s in (".csv", ".parquet") if (folder / f"{table}{s}").exists()]
+    candidates = (folder / f"{table}.csv", folder / f"{table}.parquet")
+    found = [path for path in candidates if path.exists()]
     if len(found) == 2:
         raise StructuralError.one(
             ExitCode.MISSING_INPUT, f"{table}.csv", None,
@@ -119,7 +120,7 @@ def _read_parquet(path: Path) -> pd.DataFrame:
     text = {}
     for column in frame.columns:
         values = frame[column]
-        if isinstance(values.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_any_dtype(values):
+        if pd.api.types.is_datetime64_any_dtype(values):
             values = values.dt.strftime("%Y-%m-%d")  # left as text for the de-identification gate
         text[str(column)] = values.astype("string").fillna("").astype(str)
     return pd.DataFrame(text, index=pd.RangeIndex(len(frame)))

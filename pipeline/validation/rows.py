@@ -21,7 +21,7 @@ from pipeline.validation.checks import combine, failures, no_failures
 from pipeline.validation.parsing import parse_table
 
 
-def _check_name(check: str, column: str, kind: str, row_ranges: dict[str, str]) -> str:
+def _check_name(check: str, column: str, row_ranges: dict[str, str]) -> str:
     """Our name for a pandera check, as reported in `failure_cases`."""
     if check == "not_nullable":
         return "required_value_missing"
@@ -52,8 +52,7 @@ def schema_failures(typed: pd.DataFrame, schema: pa.DataFrameSchema, table: Tabl
         mine = frame_level & cases["check"].str.startswith(value_column)
         cases.loc[mine, "column"] = value_column
     cases = cases.drop_duplicates(["index", "column", "check"])
-    kinds = {c.name: c.kind for c in table.columns}
-    names = [_check_name(check, column, kinds.get(column, ""), table.row_ranges)
+    names = [_check_name(check, column, table.row_ranges)
              for check, column in zip(cases["check"], cases["column"], strict=True)]
     return pd.DataFrame({"row": cases["index"].astype("int64").to_numpy(),
                          "column": cases["column"].astype(str).to_numpy(), "check": names})
@@ -75,5 +74,5 @@ def check_rows(raw: pd.DataFrame, table: Table,
     read_problem_cells = pd.MultiIndex.from_frame(parse_problems[["row", "column"]])
     found = found[~pd.MultiIndex.from_frame(found[["row", "column"]]).isin(read_problem_cells)]
     duplicate = failures(raw.index[copies], "row", "duplicate_row")
-    return typed, combine([duplicate, parse_problems[~parse_problems["row"].isin(raw.index[copies])],
-                           found])
+    unread = parse_problems[~parse_problems["row"].isin(raw.index[copies])]
+    return typed, combine([duplicate, unread, found])

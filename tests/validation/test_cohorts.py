@@ -22,7 +22,8 @@ def _validate(raws, registries):
 
 def test_demo_cohort_passes_with_zero_quarantine(repo, registries):
     tables = contract_tables(registries)
-    raws = read_raw_tables(repo / "data" / "raw" / "demo", {n: t.required for n, t in tables.items()})
+    required = {name: t.required for name, t in tables.items()}
+    raws = read_raw_tables(repo / "data" / "raw" / "demo", required)
     outcomes = _validate(raws, registries)
     for name, outcome in outcomes.items():
         assert len(outcome.quarantined) == 0, (name, outcome.failures.head())
