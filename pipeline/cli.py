@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from pipeline import simulate, validate
+from pipeline import featurize, simulate, validate
 
 app = typer.Typer(
     name="txresponse",
@@ -23,6 +23,7 @@ def _root() -> None:
 
 app.command("simulate")(simulate.main)
 app.command("validate")(validate.main)
+app.command("features")(featurize.main)
 
 
 if __name__ == "__main__":  # pragma: no cover

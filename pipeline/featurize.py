@@ -56,13 +56,18 @@ def summary(labels: pd.DataFrame, features: pd.DataFrame, params) -> dict:
 
 
 def main(
-    validated: Path = typer.Option(Path("data/validated"), help="Folder of validated tables."),
-    out: Path = typer.Option(Path("data/features"), help="Folder for features and labels."),
-    report: Path = typer.Option(Path("reports/features.json"), help="Summary JSON."),
-    dictionary: Path = typer.Option(Path("reports/feature_dictionary.md"),
-                                    help="Feature dictionary (Markdown)."),
-    params_file: Path = typer.Option(Path("configs/params.yaml"), "--params"),
-    config_dir: Path = typer.Option(Path("configs"), "--configs"),
+    validated: Path = typer.Option(..., "--validated", help="Folder of validated tables "
+                                   "(the validate stage's --out)."),
+    out: Path = typer.Option(..., "--out", help="Folder for features.parquet and "
+                             "labels.parquet."),
+    report: Path = typer.Option(..., "--report", help="Summary JSON (counts, prevalence, "
+                                "unlabelled by reason, dictionary)."),
+    dictionary: Path = typer.Option(..., "--dictionary", help="Feature dictionary (Markdown)."),
+    params_file: Path = typer.Option(Path("configs/params.yaml"), "--params",
+                                     help="Params file."),
+    config_dir: Path = typer.Option(Path("configs"), "--configs",
+                                    help="Folder of the instrument, biomarker and covariate "
+                                         "registries."),
 ) -> None:
     """Build the feature table (known on the prediction day) and outcome labels."""
     params = load_params(params_file)
@@ -71,16 +76,24 @@ def main(
         console.print(f"[red]target.instrument {params.target.instrument!r} is not in "
                       f"{config_dir}/instruments.yaml[/red]")
         raise typer.Exit(2)
-    with console.status("Building features"):
+    try:
         tables = read_validated(validated)
+    except FileNotFoundError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+    with console.status("Building features"):
         registry = build_registry(registries, params.target.instrument,
                                   params.target.baseline_window,
                                   params.features.biomarker_lookback_days)
         features = compute_features(known_on(tables, params.features.prediction_day), registry)
-        labels = make_labels(tables["patients"]["patient_id"], tables["assessments"],
-                             registries.instruments[params.target.instrument],
-                             params.target.definition, params.target.baseline_window,
-                             params.target.endpoint_window, params.target.min_reduction)
+        try:
+            labels = make_labels(tables["patients"]["patient_id"], tables["assessments"],
+                                 registries.instruments[params.target.instrument],
+                                 params.target.definition, params.target.baseline_window,
+                                 params.target.endpoint_window, params.target.min_reduction)
+        except ValueError as error:  # a target the registry cannot support
+            console.print(f"[red]{error}[/red]")
+            raise typer.Exit(2) from None
     out.mkdir(parents=True, exist_ok=True)
     features.to_parquet(out / "features.parquet", index=False)
     labels.to_parquet(out / "labels.parquet", index=False)

@@ -70,6 +70,10 @@ def simulate_treatments(rng: np.random.Generator,
     keep_taking = latest[rng.random(len(latest)) < 0.65]
     failed_rows.loc[keep_taking, "ongoing_at_index"] = 1
     failed_rows.loc[keep_taking, "outcome"] = "partial"
+    # Two trials of one class starting the same day would be an export glitch, not history:
+    # drop such draws, and count failures from what is written so the truth matches the tables.
+    failed_rows = failed_rows.drop_duplicates(ignore_index=True)
+    failed = failed_rows.groupby("patient_idx").size().reindex(every, fill_value=0).to_numpy()
 
     inadequate_n = rng.poisson(0.4, n)
     who = np.repeat(every, inadequate_n)
@@ -80,7 +84,7 @@ def simulate_treatments(rng: np.random.Generator,
         adequate_trial=0,
         outcome=rng.choice(["intolerant", "unknown", "none"], size=len(who), p=[0.5, 0.3, 0.2]),
         ongoing_at_index=0,
-    )
+    ).drop_duplicates(ignore_index=True)
     # A response in an earlier episode, before the current one began: not a failure.
     who = every[rng.random(n) < 0.10]
     earlier_episode = _rows(

@@ -10,7 +10,6 @@ import jinja2
 
 from pipeline.validation.checks import how_to_fix, label, reason
 from pipeline.validation.quarantine import TableOutcome
-from pipeline.validation.rows import IDENTICAL_ROWS_ALLOWED
 
 
 def build_report(outcomes: dict[str, TableOutcome], max_fraction: float) -> dict:
@@ -30,9 +29,6 @@ def build_report(outcomes: dict[str, TableOutcome], max_fraction: float) -> dict
             "quarantined_fraction": round(outcome.quarantined_fraction, 6),
             "failures_by_check": by_check,
         }
-        if name in IDENTICAL_ROWS_ALLOWED and outcome.file is not None:
-            # Kept, not quarantined (see pipeline/validation/rows.py); counted so a person sees it.
-            tables[name]["identical_rows_kept"] = int(outcome.passed.duplicated().sum())
         for (column, check), n in dict(counts).items():
             key = (name, column, check)
             reasons[key] = {"table": name, "check": label(column, check), "rows": int(n),

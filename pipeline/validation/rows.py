@@ -58,15 +58,10 @@ def schema_failures(typed: pd.DataFrame, schema: pa.DataFrameSchema, table: Tabl
                          "column": cases["column"].astype(str).to_numpy(), "check": names})
 
 
-IDENTICAL_ROWS_ALLOWED = frozenset({"treatments"})
-
-
 def check_rows(raw: pd.DataFrame, table: Table,
                schema: pa.DataFrameSchema) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(typed frame indexed like `raw`, row-level failures) for one table."""
     copies = raw.duplicated(keep="first")
-    if table.name in IDENTICAL_ROWS_ALLOWED:
-        copies[:] = False
     typed, parse_problems = parse_table(raw, table)
     unique_rows = typed[~copies]
     found = schema_failures(unique_rows, schema, table)
