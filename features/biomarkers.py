@@ -1,22 +1,24 @@
 """Biomarkers: the last value of each registered marker in a window before the prediction day."""
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from features.records import KnownRecords
 from features.registry import per_patient
 
 
-def last_marker_value(marker: str, lookback_days: int):
-    """The last value in days [prediction_day - lookback_days, prediction_day]."""
+def last_marker_value(marker: str, lookback_days: int | None):
+    """The last value in days [prediction_day - lookback_days, prediction_day]; with
+    `lookback_days=None` (a time-invariant marker) the last value at any time before."""
     def compute(records: KnownRecords) -> pd.Series:
         end = records.prediction_day
-        start = end - lookback_days
+        start = -np.inf if lookback_days is None else end - lookback_days
         b = records.biomarkers
         rows = b[(b["marker"] == marker) & b["day"].between(start, end)]
         last = rows.sort_values(["patient_id", "day"], kind="stable") \
             .groupby("patient_id")["value"].last()
         return per_patient(records, last).astype("Float64")
-    compute.__doc__ = (f"Last {marker} value in the {lookback_days} days up to the prediction "
-                       "day. Source: biomarkers.")
+    window = "at any time" if lookback_days is None else f"in the {lookback_days} days"
+    compute.__doc__ = f"Last {marker} value {window} up to the prediction day. Source: biomarkers."
     return compute

@@ -88,10 +88,11 @@ def build_registry(registries: Registries, target_instrument: str,
 
     # Biomarkers.
     for key, marker in registries.biomarkers.items():
-        add(FeatureSpec(key, marker.label, f"last {marker.label} in the "
-                        f"{biomarker_lookback_days} days up to the prediction day", marker.unit,
-                        "numeric", ("biomarkers",),
-                        biomarkers.last_marker_value(key, biomarker_lookback_days)))
+        lookback = None if marker.time_invariant else biomarker_lookback_days
+        window = "at any time" if lookback is None else f"in the {lookback} days"
+        add(FeatureSpec(key, marker.label, f"last {marker.label} {window} up to the "
+                        "prediction day", marker.unit, "numeric", ("biomarkers",),
+                        biomarkers.last_marker_value(key, lookback)))
 
     # Planned treatment.
     add(FeatureSpec("route", "route of ketamine/esketamine", "route of the first session", "",

@@ -61,6 +61,9 @@ class Biomarker(_Strict):
     min: float
     max: float
     integer: bool = False
+    # A germline genotype never changes: any sample before the prediction day counts, however
+    # old, instead of only those within features.biomarker_lookback_days.
+    time_invariant: bool = False
 
 
 class Covariate(_Strict):

@@ -81,7 +81,7 @@ def test_biomarker_is_last_value_in_window_before_index(registries, build):
         {"patient_id": "p1", "day": -30, "marker": "crp_mg_l", "value": 4.2},
         {"patient_id": "p1", "day": -5, "marker": "crp_mg_l", "value": 2.1},
         {"patient_id": "p1", "day": 7, "marker": "bdnf_serum_ng_ml", "value": 30.0},  # future
-        {"patient_id": "p1", "day": -1, "marker": "bdnf_met_alleles", "value": 1},
+        {"patient_id": "p1", "day": -400, "marker": "bdnf_met_alleles", "value": 1},  # genotype
     ]
     f = build(_one_patient(registries, biomarkers=rows))
     assert f.loc["p1", "crp_mg_l"] == 2.1
