@@ -1,36 +1,31 @@
-"""Print where the pipeline's outputs are, read from dvc.yaml so the list never goes stale.
+"""Print where the pipeline's outputs are, asking DVC so the list never goes stale.
 
-`make demo` calls this after `dvc repro`.
+`make demo` calls this after `dvc repro`. DVC resolves `vars` and `${...}` in dvc.yaml, so the
+paths printed are the ones the stages wrote.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import yaml
+from dvc.repo import Repo
 
 
-def stage_outputs(dvc_yaml: Path) -> dict[str, list[str]]:
+def stage_outputs(root: Path = Path(".")) -> dict[str, list[str]]:
     """Outputs (outs, metrics, plots) declared by each stage, in pipeline order."""
-    stages = (yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) or {}).get("stages") or {}
-    listed: dict[str, list[str]] = {}
-    for name, stage in stages.items():
-        paths = []
-        for key in ("outs", "metrics", "plots"):
-            for entry in stage.get(key) or []:
-                paths.append(next(iter(entry)) if isinstance(entry, dict) else str(entry))
-        listed[name] = paths
-    return listed
+    with Repo(str(root)) as repo:
+        return {stage.addressing: [str(out.def_path) for out in stage.outs]
+                for stage in repo.index.stages}
 
 
-def main(dvc_yaml: Path = Path("dvc.yaml")) -> None:
-    listed = stage_outputs(dvc_yaml)
+def main(root: Path = Path(".")) -> None:
+    listed = stage_outputs(root)
     if not listed:
         print("dvc.yaml declares no stages yet: nothing to show.")
         return
     print("Pipeline outputs:")
     for stage, paths in listed.items():
         for path in paths:
-            state = "" if Path(path).exists() else "  (missing: did the stage run?)"
+            state = "" if (root / path).exists() else "  (missing: did the stage run?)"
             print(f"  {stage:<12} {path}{state}")
 
 
