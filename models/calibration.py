@@ -1,0 +1,88 @@
+"""Calibrators fitted on cross-fitted (out-of-fold) predictions of the development set.
+
+Platt (default) is a logistic map on the model's log-odds: calibrated log-odds =
+intercept + slope × model log-odds. Because it is linear on the log-odds scale, per-patient
+SHAP contributions scale by `slope` and still add up exactly to the calibrated prediction.
+Isotonic is available but is a step function: contributions then no longer add up exactly,
+and every output says so.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from sklearn.isotonic import IsotonicRegression
+from sklearn.linear_model import LogisticRegression
+
+_EPS = 1e-6
+
+
+def logit(p: np.ndarray) -> np.ndarray:
+    p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
+    return np.log(p) - np.log1p(-p)
+
+
+def expit(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+
+
+@dataclass(frozen=True)
+class PlattCalibrator:
+    intercept: float
+    slope: float
+    method: str = "platt"
+    exactly_additive: bool = True
+
+    def logodds(self, model_logodds: np.ndarray) -> np.ndarray:
+        return self.intercept + self.slope * np.asarray(model_logodds, dtype=float)
+
+    def transform(self, p: np.ndarray) -> np.ndarray:
+        return expit(self.logodds(logit(p)))
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "intercept": self.intercept, "slope": self.slope,
+                "exactly_additive": True}
+
+
+@dataclass(frozen=True)
+class IsotonicCalibrator:
+    x: tuple[float, ...]
+    y: tuple[float, ...]
+    method: str = "isotonic"
+    exactly_additive: bool = False
+
+    def transform(self, p: np.ndarray) -> np.ndarray:
+        calibrated = np.interp(np.asarray(p, dtype=float), self.x, self.y)
+        return np.clip(calibrated, _EPS, 1 - _EPS)
+
+    def to_dict(self) -> dict:
+        return {"method": self.method, "x": list(self.x), "y": list(self.y),
+                "exactly_additive": False,
+                "note": "isotonic calibration breaks exact additivity of explanations"}
+
+
+Calibrator = PlattCalibrator | IsotonicCalibrator
+
+
+def fit_calibrator(method: str, y: np.ndarray, p_out_of_fold: np.ndarray) -> Calibrator:
+    """Fit on out-of-fold predictions only: calibrating on in-sample predictions would learn
+    the model's overfit, not its real miscalibration."""
+    y = np.asarray(y, dtype=int)
+    if method == "platt":
+        fit = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=1000)  # unpenalised
+        fit.fit(logit(p_out_of_fold).reshape(-1, 1), y)
+        return PlattCalibrator(intercept=float(fit.intercept_[0]), slope=float(fit.coef_[0, 0]))
+    if method == "isotonic":
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
+        iso.fit(np.asarray(p_out_of_fold, dtype=float), y)
+        return IsotonicCalibrator(x=tuple(map(float, iso.X_thresholds_)),
+                                  y=tuple(map(float, iso.y_thresholds_)))
+    raise ValueError(f"unknown calibrator {method!r}: use platt or isotonic")
+
+
+def calibrator_from_dict(data: dict) -> Calibrator:
+    if data["method"] == "platt":
+        return PlattCalibrator(intercept=float(data["intercept"]), slope=float(data["slope"]))
+    if data["method"] == "isotonic":
+        return IsotonicCalibrator(x=tuple(data["x"]), y=tuple(data["y"]))
+    raise ValueError(f"unknown calibrator {data['method']!r}")

@@ -1,0 +1,93 @@
+"""Small factories returning unfitted, scikit-learn compatible response classifiers.
+
+Both take the model frame from `FeatureLayout.frame` (float64 with NaN; pandas categoricals).
+"""
+from __future__ import annotations
+
+import lightgbm as lgb
+from sklearn.compose import ColumnTransformer
+from sklearn.impute import MissingIndicator, SimpleImputer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import FeatureUnion, Pipeline
+from sklearn.preprocessing import OneHotEncoder, SplineTransformer, StandardScaler
+
+from models.layout import FeatureLayout
+
+CLASSIFIERS = ("lightgbm", "logistic")
+
+# Search spaces, recorded with every run. Modest by design: cohorts are small and most of the
+# signal is additive.
+SEARCH_SPACES = {
+    "lightgbm": {
+        "num_leaves": [4, 8, 16, 31],
+        "learning_rate": [0.02, 0.05, 0.1],
+        "n_estimators": [100, 200, 400],
+        "min_child_samples": [20, 40, 80],
+        "reg_lambda": [0.0, 1.0, 5.0, 20.0],
+        "colsample_bytree": [0.6, 0.8, 1.0],
+        "subsample": [0.7, 0.85, 1.0],
+    },
+    "logistic": {
+        "C": [0.01, 0.03, 0.1, 0.3, 1.0, 3.0],
+        "n_knots": [3, 4, 5],
+    },
+}
+
+
+def make_lightgbm(seed: int, **hyper) -> lgb.LGBMClassifier:
+    # deterministic + one thread + col-wise histograms: the same data and seed give the same
+    # trees on any machine.
+    return lgb.LGBMClassifier(objective="binary", random_state=seed, deterministic=True,
+                              force_col_wise=True, n_jobs=1, verbose=-1, subsample_freq=1,
+                              **hyper)
+
+
+def _continuous(n_knots: int) -> FeatureUnion:
+    """Spline terms for the value (median-imputed) plus a missingness indicator."""
+    splines = Pipeline([
+        ("impute", SimpleImputer(strategy="median")),
+        ("spline", SplineTransformer(n_knots=n_knots, degree=3, knots="quantile",
+                                     extrapolation="linear")),
+        ("scale", StandardScaler()),
+    ])
+    return FeatureUnion([("value", splines),
+                         ("missing", MissingIndicator(features="all", error_on_new=False))])
+
+
+def _binary() -> FeatureUnion:
+    value = Pipeline([("impute", SimpleImputer(strategy="most_frequent"))])
+    return FeatureUnion([("value", value),
+                         ("missing", MissingIndicator(features="all", error_on_new=False))])
+
+
+def _categorical(categories: list[str]) -> OneHotEncoder:
+    # Missing is its own level: with no reference level dropped, the penalty keeps it stable.
+    return OneHotEncoder(categories=[categories], handle_unknown="ignore", sparse_output=False)
+
+
+def make_logistic(layout: FeatureLayout, seed: int, C: float = 0.1,
+                  n_knots: int = 4) -> Pipeline:
+    """Penalised logistic regression with one transformer per feature, so every output column
+    belongs to exactly one feature (exact linear SHAP sums a feature's terms)."""
+    parts = []
+    for name in layout.order:
+        if name in layout.categorical:
+            parts.append((name, _categorical(layout.categorical[name]), [name]))
+        elif name in layout.binary:
+            parts.append((name, _binary(), [name]))
+        else:
+            parts.append((name, _continuous(n_knots), [name]))
+    design = ColumnTransformer(parts, remainder="drop", verbose_feature_names_out=True)
+    return Pipeline([
+        ("design", design),
+        ("classifier", LogisticRegression(C=C, l1_ratio=0, solver="lbfgs", max_iter=5000,
+                                          random_state=seed)),
+    ])
+
+
+def make_classifier(name: str, layout: FeatureLayout, seed: int, **hyper):
+    if name == "lightgbm":
+        return make_lightgbm(seed, **hyper)
+    if name == "logistic":
+        return make_logistic(layout, seed, **hyper)
+    raise ValueError(f"unknown classifier {name!r}: use one of {CLASSIFIERS}")

@@ -1,0 +1,73 @@
+"""The shape of the feature table a model was trained on: which columns are numeric, binary or
+categorical, the categories seen, and the range of each numeric feature.
+
+Stored with the model (JSON) so that scoring sees exactly the training columns and categories,
+and so later stages can tell when a patient lies outside what the model has seen.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+
+KEY = "patient_id"
+
+
+@dataclass(frozen=True)
+class FeatureLayout:
+    numeric: list[str]
+    binary: list[str]
+    categorical: dict[str, list[str]]          # feature -> categories seen in training
+    ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # numeric min/max
+    order: list[str] = field(default_factory=list)             # all features, training order
+
+    @classmethod
+    def fit(cls, features: pd.DataFrame) -> FeatureLayout:
+        numeric, binary, categorical, ranges = [], [], {}, {}
+        for name in features.columns:
+            if name == KEY:
+                continue
+            column = features[name]
+            if pd.api.types.is_numeric_dtype(column):
+                values = pd.to_numeric(column, errors="coerce").astype("float64").dropna()
+                if len(values) and set(values.unique()) <= {0.0, 1.0}:
+                    binary.append(name)
+                else:
+                    numeric.append(name)
+                if len(values):
+                    ranges[name] = (float(values.min()), float(values.max()))
+            else:
+                categorical[name] = sorted(column.dropna().astype(str).unique().tolist())
+        order = [c for c in features.columns if c != KEY]
+        return cls(numeric, binary, categorical, ranges, order)
+
+    def to_dict(self) -> dict:
+        data = asdict(self)
+        data["ranges"] = {k: list(v) for k, v in self.ranges.items()}
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict) -> FeatureLayout:
+        return cls(numeric=list(data["numeric"]), binary=list(data["binary"]),
+                   categorical={k: list(v) for k, v in data["categorical"].items()},
+                   ranges={k: tuple(v) for k, v in data["ranges"].items()},
+                   order=list(data["order"]))
+
+    def frame(self, features: pd.DataFrame) -> pd.DataFrame:
+        """The model's input: training columns in training order, numbers as float64 with NaN
+        for missing, categories as pandas categoricals over the training categories (an unseen
+        category becomes missing)."""
+        missing = [c for c in self.order if c not in features.columns]
+        if missing:
+            raise ValueError(f"feature table lacks columns the model was trained on: {missing}")
+        out = {}
+        for name in self.order:
+            column = features[name]
+            if name in self.categorical:
+                values = column.astype("object").where(column.notna(), None)
+                out[name] = pd.Categorical(values, categories=self.categorical[name])
+            else:
+                out[name] = pd.to_numeric(column, errors="coerce").astype("float64") \
+                    .to_numpy(dtype=float, na_value=np.nan)
+        return pd.DataFrame(out, index=features.index)
