@@ -11,6 +11,8 @@ every stage loads it with `ResponseModel.load`. On disk it is a folder:
 from __future__ import annotations
 
 import json
+import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -64,6 +66,7 @@ class ResponseModel:
             booster.save_model(str(folder / "lightgbm.txt"))
         else:
             sio.dump(self.estimator, folder / "logistic.skops")
+            _canonical_skops(folder / "logistic.skops")
         meta = {
             "format_version": FORMAT_VERSION,
             "classifier": self.classifier,
@@ -94,3 +97,29 @@ class ResponseModel:
                    calibrator=calibrator_from_dict(meta["calibrator"]),
                    layout=FeatureLayout.from_dict(meta["layout"]),
                    hyperparameters=meta["hyperparameters"], info=meta.get("info", {}))
+
+
+def _canonical_skops(path: Path) -> None:
+    """Make a skops file byte-reproducible. skops names stored arrays and shared objects after
+    object ids (memory addresses) and stamps zip entries with the time of writing; renumber
+    both in order of first appearance in the schema and use a fixed timestamp, so the same
+    model gives the same bytes (determinism, and DVC caching)."""
+    with zipfile.ZipFile(path) as archive:
+        entries = {info.filename: (info, archive.read(info)) for info in archive.infolist()}
+    schema = entries["schema.json"][1].decode("utf-8")
+    names = dict.fromkeys(re.findall(r'"([^"/]+\.npy)"', schema))
+    renamed = {old: f"array_{i:04d}.npy" for i, old in enumerate(names)}
+    schema = re.sub(r'"([^"/]+\.npy)"', lambda m: f'"{renamed[m.group(1)]}"', schema)
+    # Memo ids (shared-object references) are memory addresses too: renumber consistently.
+    ids = {old: str(i) for i, old in enumerate(dict.fromkeys(re.findall(r'"__id__": (\d+)',
+                                                                         schema)))}
+    schema = re.sub(r'"__id__": (\d+)', lambda m: f'"__id__": {ids[m.group(1)]}', schema)
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, (info, data) in sorted(entries.items(),
+                                         key=lambda item: renamed.get(item[0], item[0])):
+            if name == "schema.json":
+                data = schema.encode("utf-8")
+            fixed = zipfile.ZipInfo(renamed.get(name, name), date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type = info.compress_type
+            fixed.external_attr = info.external_attr
+            archive.writestr(fixed, data)

@@ -62,6 +62,29 @@ class ValidateParams(_Section):
         return self
 
 
+class SplitParams(_Section):
+    """Held-out test patients: a stratified share, or a whole site (a new clinic)."""
+
+    test_fraction: float = Field(0.25, gt=0, lt=1)
+    holdout_site: str | None = None
+
+
+class TrainParams(_Section):
+    model: Literal["auto", "lightgbm", "logistic"] = "auto"
+    calibrator: Literal["platt", "isotonic"] = "platt"
+    cv_folds: int = Field(5, ge=2)
+    search_budget: int = Field(12, ge=1)       # candidates tried per classifier
+    experiment: str = "txresponse"
+    registered_model: str = "txresponse-response"
+
+
+class EvaluateParams(_Section):
+    bootstrap_resamples: int = Field(1000, ge=200)
+    thresholds: list[float] = [0.3, 0.5, 0.7]
+    min_subgroup_n: int = 30
+    min_subgroup_events: int = 10
+
+
 class Params(_Section):
     seed: int
     data: DataParams
@@ -69,6 +92,9 @@ class Params(_Section):
     # `validate` would shadow a pydantic method; the YAML key is still `validate`.
     validation: ValidateParams = Field(ValidateParams(), alias="validate")
     features: FeaturesParams = FeaturesParams()
+    split: SplitParams = SplitParams()
+    train: TrainParams = TrainParams()
+    evaluate: EvaluateParams = EvaluateParams()
 
 
 def load_params(path: Path | str = "configs/params.yaml") -> Params:

@@ -1,0 +1,58 @@
+"""Train both classifiers, choose the candidate, calibrate by cross-fitting, refit on all of the
+development set. Pure computation: no files, no tracking."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from models.artifact import ResponseModel
+from models.calibration import fit_calibrator
+from models.factory import CLASSIFIERS, make_classifier
+from models.layout import KEY, FeatureLayout
+from models.tuning import SearchResult, search
+
+
+@dataclass
+class TrainingOutcome:
+    candidate: str                      # name of the chosen classifier
+    models: dict[str, ResponseModel]    # every classifier, fitted and calibrated
+    searches: dict[str, SearchResult]
+    layout: FeatureLayout
+    n_development: int
+    development_prevalence: float
+
+    @property
+    def comparator(self) -> str:
+        return next(name for name in self.models if name != self.candidate)
+
+
+def development_data(features: pd.DataFrame, labels: pd.DataFrame,
+                     split: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    dev_ids = split.loc[split["set"] == "development", KEY]
+    frame = features.merge(labels[[KEY, "label"]], on=KEY).set_index(KEY).loc[dev_ids]
+    y = frame.pop("label").astype(int).to_numpy()
+    return frame.reset_index(), y
+
+
+def train(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame, *, model: str,
+          calibrator: str, cv_folds: int, search_budget: int, seed: int,
+          progress=None) -> TrainingOutcome:
+    dev, y = development_data(features, labels, split)
+    layout = FeatureLayout.fit(dev)
+    X = layout.frame(dev)
+    searches = {name: search(name, layout, X, y, search_budget, cv_folds, seed, progress)
+                for name in CLASSIFIERS}
+    chosen = model if model != "auto" else min(searches, key=lambda n: searches[n].cv_log_loss)
+    models = {}
+    for name, result in searches.items():
+        estimator = make_classifier(name, layout, seed, **result.best).fit(X, y)
+        models[name] = ResponseModel(
+            classifier=name, estimator=estimator,
+            calibrator=fit_calibrator(calibrator, y, result.out_of_fold),
+            layout=layout, hyperparameters=result.best,
+            info={"cv_log_loss": result.cv_log_loss, "cv_auroc": result.cv_auroc,
+                  "seed": seed, "n_development": int(len(y))},
+        )
+    return TrainingOutcome(chosen, models, searches, layout, int(len(y)), float(y.mean()))

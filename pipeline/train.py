@@ -1,0 +1,125 @@
+"""`txresponse train`: split, tune, calibrate and refit the response classifiers; track the run
+in MLflow and register the candidate."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import mlflow
+import pandas as pd
+import typer
+from rich.console import Console
+from rich.progress import Progress
+
+from models import tracking
+from models.factory import CLASSIFIERS
+from models.split import split_patients
+from models.training import TrainingOutcome, train
+from pipeline.core.params import Params, load_params
+
+console = Console(stderr=True)
+
+
+def _training_summary(outcome: TrainingOutcome, params: Params) -> dict:
+    return {
+        "candidate": outcome.candidate,
+        "comparator": outcome.comparator,
+        "selection": "best cross-validated log loss" if params.train.model == "auto"
+        else f"train.model = {params.train.model}",
+        "calibrator": params.train.calibrator,
+        "exactly_additive": params.train.calibrator == "platt",
+        "n_development": outcome.n_development,
+        "development_prevalence": round(outcome.development_prevalence, 4),
+        "classifiers": {
+            name: {"cv_log_loss": round(r.cv_log_loss, 5), "cv_auroc": round(r.cv_auroc, 5),
+                   "chosen_hyperparameters": r.best, "search_space": r.space,
+                   "candidates": r.candidates,
+                   "calibrator": outcome.models[name].calibrator.to_dict()}
+            for name, r in outcome.searches.items()
+        },
+    }
+
+
+def _track(outcome: TrainingOutcome, summary: dict, params: Params, *, features: pd.DataFrame,
+           features_path: Path, labels_path: Path, model_dir: Path, dvc_lock: Path) -> dict:
+    tracking.configure(params.train.experiment)
+    with mlflow.start_run(run_name=f"train-{outcome.candidate}") as run:
+        mlflow.log_params({
+            "seed": params.seed, "candidate": outcome.candidate,
+            "train.model": params.train.model, "train.calibrator": params.train.calibrator,
+            "train.cv_folds": params.train.cv_folds,
+            "train.search_budget": params.train.search_budget,
+            "split.test_fraction": params.split.test_fraction,
+            "split.holdout_site": str(params.split.holdout_site),
+            "features.prediction_day": params.features.prediction_day,
+            "features.biomarker_lookback_days": params.features.biomarker_lookback_days,
+            **{f"hp.{k}": v for k, v in outcome.searches[outcome.candidate].best.items()},
+        })
+        mlflow.log_metrics({f"cv_log_loss.{n}": r.cv_log_loss for n, r in
+                            outcome.searches.items()}
+                           | {f"cv_auroc.{n}": r.cv_auroc for n, r in outcome.searches.items()})
+        tracking.log_lineage(features, features_path, labels_path, str(params.data.raw_dir),
+                             params.target.model_dump(mode="json"), dvc_lock)
+        for name, result in outcome.searches.items():
+            with tracking.nested_run(f"search-{name}"):
+                mlflow.log_params({f"hp.{k}": v for k, v in result.best.items()}
+                                  | {"classifier": name})
+                mlflow.log_metrics({"cv_log_loss": result.cv_log_loss,
+                                    "cv_auroc": result.cv_auroc})
+                mlflow.log_dict(summary["classifiers"][name], "search.json")
+        mlflow.log_dict(summary, "training.json")
+        version = tracking.log_response_model(outcome.models[outcome.candidate],
+                                              model_dir / "candidate",
+                                              params.train.registered_model)
+        return {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
+                "registered_model": params.train.registered_model,
+                "version": str(version.version), "alias": "candidate"}
+
+
+def main(
+    features_dir: Path = typer.Option(..., "--features", help="Folder with features.parquet "
+                                      "and labels.parquet (the features stage's --out)."),
+    validated: Path = typer.Option(..., "--validated", help="Validated tables (for sites)."),
+    out: Path = typer.Option(..., "--out", help="Folder for the fitted models, the split and "
+                             "the MLflow run reference."),
+    report: Path = typer.Option(..., "--report", help="Training summary JSON."),
+    params_file: Path = typer.Option(Path("configs/params.yaml"), "--params", help="Params."),
+    dvc_lock: Path = typer.Option(Path("dvc.lock"), "--dvc-lock",
+                                  help="dvc.lock, for the data lineage of the run."),
+) -> None:
+    """Tune LightGBM and a spline logistic regression by cross-validation, calibrate the
+    candidate on out-of-fold predictions, refit, and register it in MLflow as `candidate`."""
+    params = load_params(params_file)
+    features_path, labels_path = features_dir / "features.parquet", features_dir / "labels.parquet"
+    features, labels = pd.read_parquet(features_path), pd.read_parquet(labels_path)
+    sites = pd.read_parquet(validated / "patients.parquet").set_index("patient_id")["site"]
+    try:
+        split = split_patients(labels, sites, params.split.test_fraction, params.seed,
+                               params.split.holdout_site)
+    except ValueError as error:
+        console.print(f"[red]{error}[/red]")
+        raise typer.Exit(2) from None
+
+    fits = params.train.search_budget * params.train.cv_folds * len(CLASSIFIERS)
+    with Progress(console=console, transient=True) as progress:
+        task = progress.add_task("Cross-validating candidates", total=fits)
+        outcome = train(features, labels, split, model=params.train.model,
+                        calibrator=params.train.calibrator, cv_folds=params.train.cv_folds,
+                        search_budget=params.train.search_budget, seed=params.seed,
+                        progress=lambda: progress.advance(task, params.train.cv_folds))
+
+    out.mkdir(parents=True, exist_ok=True)
+    split.to_parquet(out / "split.parquet", index=False)
+    outcome.models[outcome.candidate].save(out / "candidate")
+    outcome.models[outcome.comparator].save(out / "comparator")
+    summary = _training_summary(outcome, params)
+    run = _track(outcome, summary, params, features=features, features_path=features_path,
+                 labels_path=labels_path, model_dir=out, dvc_lock=dvc_lock)
+    (out / "mlflow_run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
+    report.parent.mkdir(parents=True, exist_ok=True)
+    # The run id stays out of the report: the report must be identical for identical inputs.
+    report.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    console.print(f"Candidate: {outcome.candidate} (cv log loss "
+                  f"{outcome.searches[outcome.candidate].cv_log_loss:.4f}); comparator "
+                  f"{outcome.comparator}. Registered {run['registered_model']} v{run['version']} "
+                  f"as 'candidate' (run {run['run_id'][:8]}).")
