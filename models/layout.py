@@ -65,7 +65,8 @@ class FeatureLayout:
         for name in self.order:
             column = features[name]
             if name in self.categorical:
-                values = column.astype("object").where(column.notna(), None)
+                known = column.astype("object").isin(self.categorical[name])
+                values = column.astype("object").where(known & column.notna(), None)
                 out[name] = pd.Categorical(values, categories=self.categorical[name])
             else:
                 out[name] = pd.to_numeric(column, errors="coerce").astype("float64") \
