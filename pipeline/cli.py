@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from pipeline import featurize, simulate, validate
+from pipeline import evaluate, featurize, simulate, train, validate
 
 app = typer.Typer(
     name="txresponse",
@@ -24,6 +24,8 @@ def _root() -> None:
 app.command("simulate")(simulate.main)
 app.command("validate")(validate.main)
 app.command("features")(featurize.main)
+app.command("train")(train.main)
+app.command("evaluate")(evaluate.main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -33,8 +33,10 @@ def main(
     config_dir: Path = typer.Option(Path("configs"), "--configs",
                                     help="Registries folder; --messy reads scale ranges from it."),
 ) -> None:
-    """Simulate a ketamine/esketamine TRD cohort grounded in published effects
-    (docs/simulator.md)."""
+    """Simulate a ketamine/esketamine TRD cohort grounded in published effects.
+
+    See docs/simulator.md for the generating model and its sources.
+    """
     if truth.resolve().parent == out.resolve():
         raise typer.BadParameter("the truth file must not sit inside --out", param_hint="--truth")
     with console.status(f"Simulating {patients:,} patients at {sites} sites"):

@@ -87,8 +87,11 @@ def main(
     dvc_lock: Path = typer.Option(Path("dvc.lock"), "--dvc-lock",
                                   help="dvc.lock, for the data lineage of the run."),
 ) -> None:
-    """Tune LightGBM and a spline logistic regression by cross-validation, calibrate the
-    candidate on out-of-fold predictions, refit, and register it in MLflow as `candidate`."""
+    """Train, calibrate and register the response classifier.
+
+    Tunes LightGBM and a spline logistic regression by cross-validation on the development
+    set, calibrates on out-of-fold predictions, refits, and registers the candidate in MLflow.
+    """
     params = load_params(params_file)
     features_path, labels_path = features_dir / "features.parquet", features_dir / "labels.parquet"
     features, labels = pd.read_parquet(features_path), pd.read_parquet(labels_path)

@@ -53,8 +53,11 @@ def main(
                                     help="Folder of the instrument, biomarker and covariate "
                                          "registries."),
 ) -> None:
-    """Validate raw tables against the data contract: de-identification gate, schema and
-    cross-table checks, quarantine with reasons, and a report. Exit codes: docs/validation.md."""
+    """Validate raw tables against the data contract, quarantining bad rows.
+
+    De-identification gate, schema and cross-table checks, quarantine with reasons, and a
+    report. Exit codes: docs/validation.md.
+    """
     max_fraction = load_params(params_file).validation.max_quarantine_fraction
     registries = load_registries(config_dir)
     tables = contract_tables(registries)

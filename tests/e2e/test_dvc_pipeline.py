@@ -37,8 +37,15 @@ def project(tmp_path_factory, repo):
         if source.is_file():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(source, root / name)
+    # A small search keeps the test quick; the real defaults run in `make demo`.
+    params_path = root / "configs" / "params.yaml"
+    params = yaml.safe_load(params_path.read_text())
+    params["train"].update(search_budget=2, cv_folds=3)
+    params["evaluate"]["bootstrap_resamples"] = 200
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
            "PYTHONPATH": str(root), "DVC_NO_ANALYTICS": "1"}
+    env.pop("MLFLOW_TRACKING_URI", None)  # the embedded SQLite store inside the temp repo
     _run(["git", "init", "-q"], root, env)
     _run(["git", "config", "user.email", "test@txresponse.invalid"], root, env)
     _run(["git", "config", "user.name", "txresponse test"], root, env)
@@ -81,3 +88,25 @@ def test_changing_the_target_reruns_only_what_reads_it(project):
         assert "validate" not in stale
     finally:
         params_path.write_text(original)
+
+
+def test_repro_trains_evaluates_and_registers_a_candidate(project):
+    root, _ = project
+    metrics = json.loads((root / "reports" / "metrics.json").read_text())
+    for key in ("auroc", "auroc_ci", "auprc", "brier", "scaled_brier", "calibration_intercept",
+                "calibration_slope", "ici", "ece", "n_test", "prevalence"):
+        assert key in metrics, key
+    assert metrics["auroc_ci"][0] < metrics["auroc"] < metrics["auroc_ci"][1]
+    assert 0.55 < metrics["auroc"] < 0.85
+    for curve in ("roc", "calibration", "decision"):
+        assert (root / "reports" / "plots" / curve / "candidate_calibrated.csv").exists()
+    assert (root / "reports" / "figures" / "reliability.png").stat().st_size > 10_000
+
+    from mlflow import MlflowClient
+
+    run_ref = json.loads((root / "artifacts" / "model" / "mlflow_run.json").read_text())
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    run = client.get_run(run_ref["run_id"])
+    assert "candidate_calibrated.auroc" in run.data.metrics
+    version = client.get_model_version_by_alias(run_ref["registered_model"], "candidate")
+    assert version.run_id == run_ref["run_id"]
