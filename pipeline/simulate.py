@@ -18,6 +18,9 @@ def main(
     patients: int = typer.Option(2000, "--patients", min=1, help="Number of patients."),
     sites: int = typer.Option(4, "--sites", min=1, help="Number of treating sites."),
     seed: int = typer.Option(20261126, "--seed", help="Random seed; same seed, same bytes."),
+    site_seed: int = typer.Option(None, "--site-seed",
+                                  help="Seed of the sites (default: --seed). Same site seed, "
+                                       "other --seed: new patients of the same clinics."),
     out: Path = typer.Option(..., "--out", help="Folder to write the five contract tables to."),
     truth: Path = typer.Option(
         ..., "--truth",
@@ -40,7 +43,8 @@ def main(
     if truth.resolve().parent == out.resolve():
         raise typer.BadParameter("the truth file must not sit inside --out", param_hint="--truth")
     with console.status(f"Simulating {patients:,} patients at {sites} sites"):
-        cohort = simulate_cohort(n_patients=patients, n_sites=sites, seed=seed)
+        cohort = simulate_cohort(n_patients=patients, n_sites=sites, seed=seed,
+                                 site_seed=site_seed)
         tables = cohort.tables
         if messy:
             instruments = load_registries(config_dir).instruments

@@ -39,12 +39,11 @@ def _patient_ids(rng: np.random.Generator, n: int) -> np.ndarray:
     return np.array(ids)
 
 
-def _sites(rng: np.random.Generator, n_patients: int,
-           n_sites: int) -> tuple[pd.DataFrame, np.ndarray]:
-    """Sites differ in size, route mix, genotyping practice and base rate."""
+def _sites(rng: np.random.Generator, n_sites: int) -> pd.DataFrame:
+    """Sites differ in size, route mix, genotyping practice and base rate. Drawn from their own
+    generator, so the same site seed gives the same sites whatever the number of patients."""
     names = [f"site_{i + 1:02d}" for i in range(n_sites)]
     share = rng.dirichlet(np.full(n_sites, 6.0))
-    site_index = rng.choice(n_sites, size=n_patients, p=share)
     # Route mixes rotate across sites: IV-led clinics, esketamine clinics, mixed practices.
     route_mixes = np.array([
         [0.80, 0.05, 0.10, 0.03, 0.02],
@@ -54,6 +53,7 @@ def _sites(rng: np.random.Generator, n_patients: int,
     ])
     frame = pd.DataFrame({
         "site": names,
+        "share": share,
         "base_logodds_offset": rng.normal(0.0, 1.0, n_sites),
         "met_allele_frequency": rng.uniform(0.18, 0.40, n_sites),
         "genotyping_rate": np.where(np.arange(n_sites) == 0, 0.80, 0.15),
@@ -61,7 +61,7 @@ def _sites(rng: np.random.Generator, n_patients: int,
         "records_cadss": np.arange(n_sites) % 3 != 2,
     })
     frame["route_mix"] = [route_mixes[i % len(route_mixes)] for i in range(n_sites)]
-    return frame, site_index
+    return frame
 
 
 def _patients(rng: np.random.Generator, ids: np.ndarray, site_names: np.ndarray) -> pd.DataFrame:
@@ -102,14 +102,20 @@ def _blank_some(rng: np.random.Generator, frame: pd.DataFrame, shares: dict[str,
         frame[column] = frame[column].astype(object).where(~missing, None)
 
 
-def simulate_cohort(n_patients: int, n_sites: int, seed: int,
+def simulate_cohort(n_patients: int, n_sites: int, seed: int, site_seed: int | None = None,
                     effects: ResponseEffects = ResponseEffects()) -> SimulatedCohort:
-    """Simulate `n_patients` across `n_sites`; see docs/simulator.md for the model."""
+    """Simulate `n_patients` across `n_sites`; see docs/simulator.md for the model.
+
+    `site_seed` (default: `seed`) fixes the sites; two cohorts with different seeds and the
+    same site seed are independent patients of the same clinics.
+    """
     if n_patients < 1 or n_sites < 1:
         raise ValueError("need at least one patient and one site")
+    sites = _sites(np.random.default_rng([seed if site_seed is None else site_seed, 1]),
+                   n_sites)
     rng = np.random.default_rng(seed)
     ids = _patient_ids(rng, n_patients)
-    sites, site_index = _sites(rng, n_patients, n_sites)
+    site_index = rng.choice(n_sites, size=n_patients, p=sites["share"].to_numpy())
     patients = _patients(rng, ids, sites["site"].to_numpy()[site_index])
 
     treatments, treatment_summary = history.simulate_treatments(rng, patients)

@@ -78,3 +78,22 @@ def test_site_share_of_routes_differs(small_cohort):
     mix = pd.crosstab(sessions.merge(patients)["site"], sessions.merge(patients)["route"],
                       normalize="index")
     assert mix["iv"].max() - mix["iv"].min() > 0.3
+
+
+def test_same_site_seed_gives_the_same_clinics_for_new_patients():
+    from pipeline.simulation import simulate_cohort
+
+    def route_mix(cohort):
+        first = cohort.tables["sessions"].query("day == 0").merge(
+            cohort.tables["patients"][["patient_id", "site"]])
+        return pd.crosstab(first["site"], first["route"], normalize="index")
+
+    a = simulate_cohort(n_patients=3000, n_sites=3, seed=1, site_seed=9)
+    b = simulate_cohort(n_patients=1500, n_sites=3, seed=2, site_seed=9)
+    c = simulate_cohort(n_patients=3000, n_sites=3, seed=3)
+    assert not a.tables["patients"]["patient_id"].isin(b.tables["patients"]["patient_id"]).any()
+    assert (route_mix(a) - route_mix(b)).abs().max().max() < 0.08
+    shares = [t.tables["patients"]["site"].value_counts(normalize=True).sort_index()
+              for t in (a, b, c)]
+    assert (shares[0] - shares[1]).abs().max() < 0.05   # same clinics, same sizes
+    assert (shares[0] - shares[2]).abs().max() > 0.05   # other site seed, other clinics
