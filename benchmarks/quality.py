@@ -107,9 +107,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--patients", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=101)
+    parser.add_argument("--repeats", type=int, default=3,
+                        help="independent cohort pairs (seeds seed, seed+100, ...)")
     parser.add_argument("--out", type=Path, default=Path("docs/benchmarks/quality.json"))
     args = parser.parse_args()
-    result = run(args.patients, args.seed)
+    runs = [run(args.patients, args.seed + 100 * i) for i in range(args.repeats)]
+    ratios = {k: [r["ratios"][k] for r in runs] for k in ("auroc", "brier")}
+    result = {
+        "runs": runs,
+        "median": {k: float(np.median(v)) for k, v in ratios.items()},
+        "range": {k: [min(v), max(v)] for k, v in ratios.items()},
+        "targets_met_in_runs": {t: sum(r["targets_met"][t] for r in runs)
+                                for t in runs[0]["targets_met"]},
+    }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")
     print(json.dumps(result, indent=2))

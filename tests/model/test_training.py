@@ -115,3 +115,22 @@ def test_unseen_category_and_missing_values_still_score(trained):
     for model in outcome.models.values():
         p = model.predict_proba(odd)
         assert np.isfinite(p).all()
+
+
+def test_same_model_and_seed_give_identical_metrics(trained, cohort):
+    from models.evaluation import evaluate, test_set
+
+    outcome, features, split = trained
+    _, labels, sites = cohort
+    test = test_set(features, labels, split, sites)
+
+    def run():
+        result = evaluate(outcome.models[outcome.candidate], outcome.models[outcome.comparator],
+                          test, seed=7, n_resamples=200, thresholds=[0.5], min_n=30,
+                          min_events=10)
+        return result["headline"], result["subgroups"]
+
+    (headline_a, subgroups_a), (headline_b, subgroups_b) = run(), run()
+    assert headline_a == headline_b
+    pd.testing.assert_frame_equal(subgroups_a, subgroups_b)
+    assert headline_a["candidate_calibrated"]["n_test"] == int((split["set"] == TEST).sum())
