@@ -11,7 +11,9 @@ from models.artifact import ResponseModel
 from models.calibration import fit_calibrator
 from models.factory import CLASSIFIERS, make_classifier
 from models.layout import KEY, FeatureLayout
+from models.ood import DomainReference, fit_domain
 from models.tuning import SearchResult, search
+from models.uncertainty import bootstrap_replicates
 
 
 @dataclass
@@ -22,6 +24,8 @@ class TrainingOutcome:
     layout: FeatureLayout
     n_development: int
     development_prevalence: float
+    domain: DomainReference | None = None
+    replicates: list[ResponseModel] | None = None   # bootstrap refits of the candidate
 
     @property
     def comparator(self) -> str:
@@ -38,7 +42,7 @@ def development_data(features: pd.DataFrame, labels: pd.DataFrame,
 
 def train(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame, *, model: str,
           calibrator: str, cv_folds: int, search_budget: int, seed: int,
-          progress=None) -> TrainingOutcome:
+          uncertainty_replicates: int = 0, progress=None) -> TrainingOutcome:
     dev, y = development_data(features, labels, split)
     layout = FeatureLayout.fit(dev)
     X = layout.frame(dev)
@@ -48,11 +52,20 @@ def train(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame, *, 
     models = {}
     for name, result in searches.items():
         estimator = make_classifier(name, layout, seed, **result.best).fit(X, y)
+        info = {"cv_log_loss": result.cv_log_loss, "cv_auroc": result.cv_auroc, "seed": seed,
+                "n_development": int(len(y)),
+                "development_prevalence": round(float(y.mean()), 6)}
+        if name == "logistic":
+            # The reference row of exact linear SHAP: the development set's mean design row.
+            design = estimator.named_steps["design"]
+            info["design_means"] = design.transform(X).mean(axis=0).round(12).tolist()
         models[name] = ResponseModel(
             classifier=name, estimator=estimator,
             calibrator=fit_calibrator(calibrator, y, result.out_of_fold),
-            layout=layout, hyperparameters=result.best,
-            info={"cv_log_loss": result.cv_log_loss, "cv_auroc": result.cv_auroc,
-                  "seed": seed, "n_development": int(len(y))},
+            layout=layout, hyperparameters=result.best, info=info,
         )
-    return TrainingOutcome(chosen, models, searches, layout, int(len(y)), float(y.mean()))
+    replicates = bootstrap_replicates(chosen, searches[chosen].best, layout, X, y,
+                                      n_replicates=uncertainty_replicates, seed=seed,
+                                      calibrator=calibrator, progress=progress)
+    return TrainingOutcome(chosen, models, searches, layout, int(len(y)), float(y.mean()),
+                           domain=fit_domain(layout, X), replicates=replicates)

@@ -15,6 +15,7 @@ from models import tracking
 from models.factory import CLASSIFIERS
 from models.split import split_patients
 from models.training import TrainingOutcome, train
+from models.uncertainty import save_replicates
 from pipeline.core.params import Params, load_params
 
 console = Console(stderr=True)
@@ -49,6 +50,7 @@ def _track(outcome: TrainingOutcome, summary: dict, params: Params, *, features:
             "train.model": params.train.model, "train.calibrator": params.train.calibrator,
             "train.cv_folds": params.train.cv_folds,
             "train.search_budget": params.train.search_budget,
+            "train.uncertainty_replicates": params.train.uncertainty_replicates,
             "split.test_fraction": params.split.test_fraction,
             "split.holdout_site": str(params.split.holdout_site),
             "features.prediction_day": params.features.prediction_day,
@@ -103,18 +105,23 @@ def main(
         console.print(f"[red]{error}[/red]")
         raise typer.Exit(2) from None
 
-    fits = params.train.search_budget * params.train.cv_folds * len(CLASSIFIERS)
+    # One step per candidate (its cross-validation) and per bootstrap refit.
+    steps = params.train.search_budget * len(CLASSIFIERS) + params.train.uncertainty_replicates
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("Cross-validating candidates", total=fits)
+        task = progress.add_task("Cross-validating candidates, then bootstrap refits",
+                                 total=steps)
         outcome = train(features, labels, split, model=params.train.model,
                         calibrator=params.train.calibrator, cv_folds=params.train.cv_folds,
                         search_budget=params.train.search_budget, seed=params.seed,
-                        progress=lambda: progress.advance(task, params.train.cv_folds))
+                        uncertainty_replicates=params.train.uncertainty_replicates,
+                        progress=lambda: progress.advance(task))
 
     out.mkdir(parents=True, exist_ok=True)
     split.to_parquet(out / "split.parquet", index=False)
     outcome.models[outcome.candidate].save(out / "candidate")
     outcome.models[outcome.comparator].save(out / "comparator")
+    outcome.domain.save(out / "candidate" / "domain.json")
+    save_replicates(outcome.replicates, out / "candidate" / "bootstrap")
     summary = _training_summary(outcome, params)
     run = _track(outcome, summary, params, features=features, features_path=features_path,
                  labels_path=labels_path, model_dir=out, dvc_lock=dvc_lock)

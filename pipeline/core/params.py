@@ -74,6 +74,7 @@ class TrainParams(_Section):
     calibrator: Literal["platt", "isotonic"] = "platt"
     cv_folds: int = Field(5, ge=2)
     search_budget: int = Field(12, ge=1)       # candidates tried per classifier
+    uncertainty_replicates: int = Field(20, ge=0)  # bootstrap refits for per-patient intervals
     experiment: str = "txresponse"
     registered_model: str = "txresponse-response"
 

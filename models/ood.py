@@ -1,0 +1,97 @@
+"""Is this patient like the patients the model learned from?
+
+A patient is flagged out of distribution, with a reason a clinician can act on, when
+  * a numeric feature lies beyond the range seen in training;
+  * a category was never seen in training (it is then treated as missing);
+  * many features are missing (more than in 99 % of training patients);
+  * the combination of numeric features is unusual: Mahalanobis distance (median-imputed,
+    standardised) beyond the 99.5th percentile of training patients.
+Everything is stored as JSON beside the model.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from models.layout import FeatureLayout
+
+
+@dataclass(frozen=True)
+class DomainReference:
+    numeric: list[str]
+    center: list[float]           # training medians (imputation) and means for scaling
+    scale: list[float]
+    inverse_covariance: list[list[float]]
+    distance_threshold: float     # 99.5th percentile of training distances
+    missing_threshold: int        # 99th percentile of training missing-feature counts
+
+    def save(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self)) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path) -> DomainReference:
+        return cls(**json.loads(path.read_text(encoding="utf-8")))
+
+
+def _standardised(frame: pd.DataFrame, numeric: list[str], center, scale) -> np.ndarray:
+    values = frame[numeric].to_numpy(dtype=float)
+    values = np.where(np.isnan(values), np.asarray(center), values)
+    return (values - np.asarray(center)) / np.asarray(scale)
+
+
+def _distances(z: np.ndarray, inverse_covariance: np.ndarray) -> np.ndarray:
+    return np.sqrt(np.einsum("ij,jk,ik->i", z, inverse_covariance, z))
+
+
+def fit_domain(layout: FeatureLayout, model_frame: pd.DataFrame) -> DomainReference:
+    """`model_frame` is `layout.frame(development features)`."""
+    numeric = [c for c in layout.numeric if model_frame[c].notna().any()]
+    values = model_frame[numeric].to_numpy(dtype=float)
+    center = np.nanmedian(values, axis=0)
+    scale = np.nanstd(values, axis=0)
+    scale = np.where(scale > 0, scale, 1.0)
+    z = _standardised(model_frame, numeric, center, scale)
+    inverse = np.linalg.pinv(np.cov(z, rowvar=False))
+    missing = model_frame.isna().sum(axis=1).to_numpy()
+    return DomainReference(numeric, center.tolist(), scale.tolist(), inverse.tolist(),
+                           float(np.percentile(_distances(z, inverse), 99.5)),
+                           int(np.percentile(missing, 99)))
+
+
+def flag(reference: DomainReference, layout: FeatureLayout, features: pd.DataFrame,
+         labels: dict[str, str] | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(out_of_distribution 0/1, warnings joined by " | ", missing-feature counts)."""
+    labels = labels or {}
+    name = lambda f: labels.get(f, f)  # noqa: E731 - a one-line lookup
+    frame = layout.frame(features)
+    reasons: list[list[str]] = [[] for _ in range(len(frame))]
+    for feature, (low, high) in layout.ranges.items():
+        if feature not in layout.numeric:
+            continue
+        values = frame[feature].to_numpy(dtype=float)
+        for i in np.flatnonzero(values < low):
+            reasons[i].append(f"{name(feature)} {values[i]:g} is below the lowest value seen "
+                              f"in training ({low:g})")
+        for i in np.flatnonzero(values > high):
+            reasons[i].append(f"{name(feature)} {values[i]:g} is above the highest value seen "
+                              f"in training ({high:g})")
+    for feature in layout.categorical:
+        raw = features[feature]
+        unseen = raw.notna().to_numpy() & frame[feature].isna().to_numpy()
+        for i in np.flatnonzero(unseen):
+            reasons[i].append(f"{name(feature)} '{raw.iloc[i]}' was never seen in training")
+    missing = frame.isna().sum(axis=1).to_numpy()
+    for i in np.flatnonzero(missing > reference.missing_threshold):
+        reasons[i].append(f"{missing[i]} of {frame.shape[1]} characteristics not recorded "
+                          f"(99 % of training patients had at most {reference.missing_threshold})")
+    z = _standardised(frame, reference.numeric, reference.center, reference.scale)
+    distance = _distances(z, np.asarray(reference.inverse_covariance))
+    for i in np.flatnonzero(distance > reference.distance_threshold):
+        reasons[i].append("an unusual combination of characteristics compared with training "
+                          "patients")
+    ood = np.array([1 if r else 0 for r in reasons], dtype=int)
+    return ood, [" | ".join(r) for r in reasons], missing

@@ -1,0 +1,67 @@
+"""Predictions with explanations, intervals and out-of-distribution flags for any patients.
+
+Shared by the explain stage (test patients) and `txresponse score` (new patients), so both
+write files with the same meaning.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from models.artifact import ResponseModel
+from models.explain import explain, long_format
+from models.layout import KEY
+from models.ood import DomainReference, flag
+from models.uncertainty import load_replicates, probability_interval
+
+INTERVAL_LEVEL = 0.95
+
+
+@dataclass
+class ScoringModel:
+    """The candidate with what it needs to explain itself, loaded from one folder."""
+
+    model: ResponseModel
+    replicates: list[ResponseModel]
+    domain: DomainReference | None
+
+    @classmethod
+    def load(cls, folder: Path) -> ScoringModel:
+        domain_path = folder / "domain.json"
+        return cls(ResponseModel.load(folder), load_replicates(folder / "bootstrap"),
+                   DomainReference.load(domain_path) if domain_path.exists() else None)
+
+
+def score(scoring: ScoringModel, features: pd.DataFrame, labels: pd.Series | None = None,
+          feature_labels: dict[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(predictions, explanations) for the patients in `features` (one row each)."""
+    model = scoring.model
+    ids = features[KEY].to_numpy()
+    explanation = explain(model, features)
+    low, high = probability_interval(scoring.replicates, features, INTERVAL_LEVEL)
+    if scoring.domain is not None:
+        ood, warnings, missing = flag(scoring.domain, model.layout, features, feature_labels)
+    else:
+        ood = np.zeros(len(ids), dtype=int)
+        warnings = [""] * len(ids)
+        missing = model.layout.frame(features).isna().sum(axis=1).to_numpy()
+    label = labels.reindex(ids).astype("Int64").array if labels is not None \
+        else pd.array([pd.NA] * len(ids), dtype="Int64")
+    predictions = pd.DataFrame({
+        KEY: ids,
+        "calibrated_probability": explanation.calibrated_probability,
+        "interval_low": low,
+        "interval_high": high,
+        "base_logodds": explanation.base_logodds,
+        "base_probability": explanation.base_probability,
+        "label": label,
+        "out_of_distribution": ood,
+        "warnings": warnings,
+        "n_missing_features": missing,
+        "additivity_gap": explanation.additivity_gap,
+        "exactly_additive": int(model.calibrator.exactly_additive),
+    })
+    return predictions, long_format(ids, features, explanation)
