@@ -46,8 +46,8 @@ def _artifact_location(uri: str) -> str | None:
     return (database.parent / "mlruns").resolve().as_uri()
 
 
-def configure(experiment: str, root: Path = Path(".")) -> str:
-    """Point MLflow at the store, get or create `experiment`, make it current; its id."""
+def use_store(root: Path = Path(".")) -> str:
+    """Point MLflow at the tracking store (for reading models); the URI."""
     # Usage telemetry would call out to the internet, and progress bars clutter stage logs:
     # off unless the user chose otherwise. (Telemetry is checked per call, so this still works
     # after `import mlflow`.)
@@ -55,6 +55,12 @@ def configure(experiment: str, root: Path = Path(".")) -> str:
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = tracking_uri(root)
     mlflow.set_tracking_uri(uri)
+    return uri
+
+
+def configure(experiment: str, root: Path = Path(".")) -> str:
+    """Point MLflow at the store, get or create `experiment`, make it current; its id."""
+    uri = use_store(root)
     client = MlflowClient(uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:

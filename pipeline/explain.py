@@ -2,50 +2,17 @@
 from __future__ import annotations
 
 import json
-from datetime import date
 from pathlib import Path
 
 import pandas as pd
 import typer
 from rich.console import Console
 
-from models.scoring import INTERVAL_LEVEL, ScoringModel, score
+from models.scoring import ScoringModel, explanation_meta, feature_labels, score
 from pipeline.core.params import load_params
 from pipeline.core.registries import load_registries
 
 console = Console(stderr=True)
-
-
-def explanation_meta(scoring: ScoringModel, run: dict, params, registries) -> dict:
-    """What every report states about the model and the target."""
-    model = scoring.model
-    instrument = registries.instruments[params.target.instrument]
-    return {
-        "model": {"classifier": model.classifier,
-                  "registered_model": run.get("registered_model"),
-                  "version": run.get("version"), "run_id": run.get("run_id"),
-                  "calibrator": model.calibrator.method,
-                  "exactly_additive": model.calibrator.exactly_additive},
-        "target": {"instrument": instrument.key, "instrument_label": instrument.label,
-                   "definition": params.target.definition,
-                   "min_reduction": params.target.min_reduction,
-                   "baseline_window": list(params.target.baseline_window),
-                   "endpoint_window": list(params.target.endpoint_window),
-                   "remission_max": instrument.remission_max},
-        "interval": {"method": "bootstrap refits of the model "
-                               f"({len(scoring.replicates)} replicates), central "
-                               f"{INTERVAL_LEVEL:.0%} of their calibrated probabilities",
-                     "level": INTERVAL_LEVEL},
-        "base_probability": None,  # filled in from the explanation
-        "development_prevalence": model.info.get("development_prevalence"),
-        "n_development": model.info.get("n_development"),
-        "generated": date.today().isoformat(),
-    }
-
-
-def feature_labels(dictionary_path: Path) -> dict[str, str]:
-    rows = json.loads(dictionary_path.read_text(encoding="utf-8")).get("dictionary", [])
-    return {row["name"]: row["label"] for row in rows}
 
 
 def main(

@@ -12,17 +12,14 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from pipeline.core.contract import contract_tables
 from pipeline.core.params import load_params
 from pipeline.core.registries import load_registries
 from pipeline.core.schemas import contract_schemas
 from pipeline.core.tables import write_csv
-from pipeline.validation.deid import deidentification_gate
 from pipeline.validation.errors import ExitCode, StructuralError
-from pipeline.validation.quarantine import TableOutcome, validate_tables
-from pipeline.validation.reading import read_raw_tables
-from pipeline.validation.report import build_report, render_html
-from pipeline.validation.structure import check_structure
+from pipeline.validation.quarantine import TableOutcome
+from pipeline.validation.report import render_html
+from pipeline.validation.run import validate_folder
 
 console = Console(stderr=True)
 
@@ -60,15 +57,11 @@ def main(
     """
     max_fraction = load_params(params_file).validation.max_quarantine_fraction
     registries = load_registries(config_dir)
-    tables = contract_tables(registries)
     schemas = contract_schemas(registries)
     try:
         with console.status(f"Validating {raw}"):
-            raws = read_raw_tables(raw, {name: t.required for name, t in tables.items()})
-            deidentification_gate(raws, tables)  # before anything is written
-            check_structure(raws, tables)
-            outcomes = validate_tables(raws, tables, schemas)
-            summary = build_report(outcomes, max_fraction)
+            # The gate runs inside, before anything is written.
+            outcomes, summary = validate_folder(raw, registries, max_fraction)
             # The report and quarantine come first, so a stage stopped for too much quarantine
             # still shows why.
             _write_report(summary, report)
