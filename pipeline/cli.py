@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from pipeline import evaluate, featurize, simulate, train, validate
+from pipeline import evaluate, featurize, report, simulate, train, validate
 
 app = typer.Typer(
     name="txresponse",
@@ -26,6 +26,7 @@ app.command("validate")(validate.main)
 app.command("features")(featurize.main)
 app.command("train")(train.main)
 app.command("evaluate")(evaluate.main)
+app.command("report")(report.main)
 
 
 if __name__ == "__main__":  # pragma: no cover

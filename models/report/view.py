@@ -1,0 +1,141 @@
+"""What one patient's report says, as plain values for the template (no I/O, no HTML).
+
+Inputs follow the explain stage's contract: one row of `predictions.csv`, that patient's rows of
+`explanations.csv`, the feature dictionary and `explanations_meta.json` (see docs/reports.md).
+"""
+from __future__ import annotations
+
+import math
+
+from models.report import charts
+from models.report.phrasing import (Characteristic, describe_value, effect_phrase,
+                                    expected_out_of, is_missing, natural_frequency,
+                                    outcome_words, percent, percent_bound,
+                                    points_words, target_sentence)
+
+TOP_FACTORS = 5  # per direction: more than five stops being read
+MIN_POINTS = 0.5  # smaller contributions are noise to a reader and are left to "other"
+# Most patients lack a few optional scales and biomarkers; warn loudly only beyond a third.
+MANY_MISSING_SHARE = 1 / 3
+CLASSIFIER_NAMES = {"lightgbm": "gradient-boosted decision trees (LightGBM)",
+                    "logistic": "penalised logistic regression with splines"}
+
+
+def _number(value, default: float = math.nan) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return default
+    return number if math.isfinite(number) else default
+
+
+def _flag(value) -> bool:
+    return str(value).strip().lower() in {"1", "1.0", "true", "yes"}
+
+
+def _factors(explanations: list[dict], dictionary: dict[str, Characteristic]) -> list[dict]:
+    values = {row["feature"]: row.get("value") for row in explanations}
+    factors = []
+    for row in explanations:
+        item = dictionary.get(row["feature"]) or Characteristic.unknown(row["feature"])
+        points = _number(row.get("contribution_points"), 0.0)
+        factors.append({"feature": row["feature"], "label": item.label,
+                        "value": "" if is_missing(row.get("value")) else str(row["value"]),
+                        "missing": is_missing(row.get("value")),
+                        "phrase": describe_value(item, row.get("value"), values),
+                        "points": points, "effect": effect_phrase(points),
+                        "logodds": _number(row.get("contribution_logodds"), 0.0)})
+    return factors
+
+
+def _top(factors: list[dict], sign: int) -> list[dict]:
+    chosen = [f for f in factors if sign * f["points"] >= MIN_POINTS]
+    return sorted(chosen, key=lambda f: -abs(f["points"]))[:TOP_FACTORS]
+
+
+def _warnings(prediction: dict) -> list[str]:
+    text = "" if is_missing(prediction.get("warnings")) else str(prediction["warnings"])
+    return [part.strip() for part in text.split(" | ") if part.strip()]
+
+
+def gap_points(probability: float, gap_logodds: float) -> float:
+    """The explain stage's additivity gap (log-odds: logit(p) − base − Σ contributions) as
+    percentage points of probability, the unit the reader sees everywhere else."""
+    if not (0 < probability < 1) or not math.isfinite(gap_logodds):
+        return 0.0
+    logit = math.log(probability / (1 - probability))
+    return 100 * (probability - 1 / (1 + math.exp(-(logit - gap_logodds))))
+
+
+def _observed(label, verb: str, infinitive: str) -> str:
+    if is_missing(label):
+        return "not known"
+    return verb if _flag(label) else f"did not {infinitive}"
+
+
+def patient_view(prediction: dict, explanations: list[dict],
+                 dictionary: dict[str, Characteristic], meta: dict) -> dict:
+    """Everything the patient template shows, already phrased."""
+    probability = _number(prediction["calibrated_probability"])
+    base = _number(prediction.get("base_probability"), _number(meta.get("base_probability")))
+    low, high = (_number(prediction.get(k)) for k in ("interval_low", "interval_high"))
+    noun, verb, infinitive = outcome_words(meta.get("target", {}))
+    factors = _factors(explanations, dictionary)
+    raising, lowering = _top(factors, +1), _top(factors, -1)
+    shown = sorted(raising + lowering, key=lambda f: -abs(f["points"]))
+    bars = charts.waterfall_bars(base, [(f["phrase"], f["points"]) for f in shown], probability,
+                                 "All other characteristics together")
+    frequency = natural_frequency(probability, verb)
+    frequency_100 = natural_frequency(probability, verb, out_of=100)
+    missing = [f["label"] for f in factors if f["missing"]]
+    n_missing = int(_number(prediction.get("n_missing_features"), len(missing)))
+    model = meta.get("model", {})
+    cohort_rate = _number(meta.get("development_prevalence"))
+    additive = _flag(prediction.get("exactly_additive", model.get("exactly_additive", 1)))
+    return {
+        "patient_id": str(prediction["patient_id"]),
+        "outcome": noun, "outcome_verb": verb, "outcome_infinitive": infinitive,
+        "chance": percent(probability),
+        "has_interval": not (math.isnan(low) or math.isnan(high)),
+        "interval_low": percent_bound(low) if not math.isnan(low) else "",
+        "interval_high": percent_bound(high) if not math.isnan(high) else "",
+        "interval": meta.get("interval", {}),
+        "cohort_rate": percent(cohort_rate) if not math.isnan(cohort_rate) else "",
+        "n_development": meta.get("n_development"),
+        "starting_point": percent(base),
+        "frequency": frequency,
+        "icon_array": charts.icon_array(probability, f"{expected_out_of(probability, 100)} of "
+                                        f"100 figures filled: {frequency_100}."),
+        "raising": raising, "lowering": lowering,
+        "waterfall": charts.waterfall_svg(bars, f"From {percent(base)} for a typical patient "
+                                          f"to {percent(probability)} for this patient."),
+        "warnings": _warnings(prediction),
+        "out_of_distribution": _flag(prediction.get("out_of_distribution", 0)),
+        "missing": missing, "n_missing": n_missing, "n_characteristics": len(factors),
+        "many_missing": n_missing > MANY_MISSING_SHARE * max(len(factors), 1),
+        "exactly_additive": additive,
+        "additivity_gap": _number(prediction.get("additivity_gap"), 0.0),
+        "additivity_gap_words": points_words(
+            gap_points(probability, _number(prediction.get("additivity_gap"), 0.0))),
+        "target": target_sentence(meta.get("target", {})),
+        "model": model,
+        "model_name": CLASSIFIER_NAMES.get(str(model.get("classifier")),
+                                           str(model.get("classifier", "unknown"))),
+        "generated": meta.get("generated", ""),
+        "observed": _observed(prediction.get("label"), verb, infinitive),
+        "probability": probability,
+        "base_logodds": _number(prediction.get("base_logodds")),
+        "appendix": sorted(factors, key=lambda f: -abs(f["logodds"])),
+    }
+
+
+def index_row(view: dict, file_name: str) -> dict:
+    """The index page's line for one rendered patient (kept small: the index holds them all)."""
+    return {"patient_id": view["patient_id"], "file": file_name, "chance": view["chance"],
+            "probability": view["probability"],
+            "interval": (f"{view['interval_low']} – {view['interval_high']}"
+                         if view["has_interval"] else ""),
+            "out_of_distribution": view["out_of_distribution"],
+            "n_warnings": len(view["warnings"]), "n_missing": view["n_missing"],
+            "many_missing": view["many_missing"],
+            "exactly_additive": view["exactly_additive"]}
