@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import typer
 
-from pipeline import evaluate, featurize, report, simulate, train, validate
+from pipeline import evaluate, explain, featurize, report, score, simulate, train, validate
 
 app = typer.Typer(
     name="txresponse",
@@ -26,7 +26,9 @@ app.command("validate")(validate.main)
 app.command("features")(featurize.main)
 app.command("train")(train.main)
 app.command("evaluate")(evaluate.main)
+app.command("explain")(explain.main)
 app.command("report")(report.main)
+app.command("score")(score.main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,160 @@
+"""`txresponse score` on new patients with baseline data only, and the MLflow model served
+over HTTP on 127.0.0.1."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from typer.testing import CliRunner
+
+from models.scoring import ScoringModel
+from models.split import split_patients
+from models.training import train
+from pipeline.cli import app
+from pipeline.simulation import simulate_cohort
+from tests.model.test_training import cohort  # noqa: F401 - shared fixture
+
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory, cohort):  # noqa: F811
+    features, labels, sites = cohort
+    split = split_patients(labels, sites, 0.25, seed=3)
+    outcome = train(features, labels, split, model="lightgbm", calibrator="platt", cv_folds=3,
+                    search_budget=2, seed=5, uncertainty_replicates=3)
+    folder = tmp_path_factory.mktemp("model")
+    outcome.models[outcome.candidate].save(folder / "candidate")
+    outcome.domain.save(folder / "candidate" / "domain.json")
+    for i, replicate in enumerate(outcome.replicates):
+        replicate.save(folder / "candidate" / "bootstrap" / f"{i:03d}")
+    (folder / "mlflow_run.json").write_text(json.dumps(
+        {"run_id": "local-test", "registered_model": "txresponse-response", "version": "0"}))
+    return folder
+
+
+@pytest.fixture(scope="module")
+def new_patients(tmp_path_factory):
+    """A fresh cohort of the same clinics with every record after day 0 removed."""
+    folder = tmp_path_factory.mktemp("new")
+    cohort_ = simulate_cohort(n_patients=120, n_sites=3, seed=99, site_seed=11)
+    tables = dict(cohort_.tables)
+    tables["assessments"] = tables["assessments"].query("day <= 0")
+    tables["biomarkers"] = tables["biomarkers"].query("day <= 0")
+    tables["sessions"] = tables["sessions"].query("day == 0")
+    for name, table in tables.items():
+        table.to_csv(folder / f"{name}.csv", index=False)
+    return folder
+
+
+def _digest(folder: Path) -> str:
+    h = hashlib.md5()
+    for path in sorted(folder.rglob("*")):
+        if path.is_file():
+            h.update(path.read_bytes())
+    return h.hexdigest()
+
+
+def test_score_writes_explained_predictions_and_reports_without_retraining(
+        model_dir, new_patients, tmp_path, repo):
+    before = _digest(model_dir)
+    result = runner.invoke(app, ["score", "--data", str(new_patients), "--out", str(tmp_path),
+                                 "--model-dir", str(model_dir), "--max-reports", "10",
+                                 "--dictionary", str(repo / "reports" / "features.json"),
+                                 "--params", str(repo / "configs" / "params.yaml"),
+                                 "--configs", str(repo / "configs")])
+    assert result.exit_code == 0, result.output
+    assert _digest(model_dir) == before  # never retrains or rewrites the model
+    predictions = pd.read_csv(tmp_path / "predictions.csv")
+    assert len(predictions) == 120
+    assert predictions["label"].isna().all()  # no endpoint for new patients
+    explanations = pd.read_csv(tmp_path / "explanations.csv")
+    sums = explanations.groupby("patient_id")["contribution_logodds"].sum()
+    reached = predictions.set_index("patient_id")["base_logodds"] + sums
+    p = predictions.set_index("patient_id")["calibrated_probability"]
+    assert np.abs(reached - np.log(p / (1 - p))).max() < 1e-6
+    model = ScoringModel.load(model_dir / "candidate").model
+    assert len(list((tmp_path / "patients").glob("*.html"))) == 10 + 1  # reports + index
+    assert model.classifier == "lightgbm"
+
+
+def test_score_refuses_identifiers_before_writing(model_dir, new_patients, tmp_path, repo):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for file in new_patients.iterdir():
+        (bad / file.name).write_bytes(file.read_bytes())
+    patients = pd.read_csv(bad / "patients.csv")
+    patients["email"] = "someone@example.org"
+    patients.to_csv(bad / "patients.csv", index=False)
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["score", "--data", str(bad), "--out", str(out),
+                                 "--model-dir", str(model_dir),
+                                 "--params", str(repo / "configs" / "params.yaml"),
+                                 "--configs", str(repo / "configs")])
+    assert result.exit_code != 0
+    assert "someone@example.org" not in result.output
+    assert not out.exists()
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_served_mlflow_model_returns_calibrated_probabilities(model_dir, cohort, tmp_path,  # noqa: F811
+                                                               monkeypatch):
+    import mlflow
+
+    from models import tracking
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    tracking.configure("serve-test", root=tmp_path)
+    scoring = ScoringModel.load(model_dir / "candidate")
+    with mlflow.start_run():
+        tracking.log_response_model(scoring.model, model_dir / "candidate", "served-model")
+    features, _, _ = cohort
+    sample = features.head(5)
+    port = _free_port()
+    # The server execs `uvicorn` from PATH: the venv's bin must be on it.
+    env = {**os.environ, "MLFLOW_TRACKING_URI": f"sqlite:///{tmp_path / 'mlflow.db'}",
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    server = subprocess.Popen(
+        [str(Path(sys.executable).parent / "mlflow"), "models", "serve", "-m",
+         "models:/served-model@candidate", "--env-manager", "local", "--host", "127.0.0.1",
+         "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 90
+        while time.time() < deadline:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/ping", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None:
+                    pytest.fail(server.stderr.read().decode()[-2000:])
+                time.sleep(1)
+        else:
+            pytest.fail("mlflow models serve did not answer /ping within 90 s")
+        from models.mlflow_model import as_model_input
+        payload = json.dumps({"dataframe_split": json.loads(
+            as_model_input(sample).to_json(orient="split", index=False))}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=payload,
+                                         headers={"Content-Type": "application/json"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            answer = json.loads(response.read())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    served = pd.DataFrame(answer["predictions"])["calibrated_probability"].to_numpy()
+    assert np.allclose(served, scoring.model.predict_proba(sample), atol=1e-9)
