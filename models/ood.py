@@ -63,10 +63,16 @@ def fit_domain(layout: FeatureLayout, model_frame: pd.DataFrame) -> DomainRefere
 
 
 def flag(reference: DomainReference, layout: FeatureLayout, features: pd.DataFrame,
-         labels: dict[str, str] | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
-    """(out_of_distribution 0/1, warnings joined by " | ", missing-feature counts)."""
-    labels = labels or {}
-    name = lambda f: labels.get(f, f)  # noqa: E731 - a one-line lookup
+         labels: dict[str, str] | None = None,
+         units: dict[str, str] | None = None) -> tuple[np.ndarray, list[str], np.ndarray]:
+    """(out_of_distribution 0/1, warnings joined by " | ", missing-feature counts).
+
+    `labels` and `units` (from the feature dictionary) make the warnings read in the clinic's
+    words: "length of current episode 1 months is below ...".
+    """
+    labels, units = labels or {}, units or {}
+    name = lambda f: labels.get(f, f)  # noqa: E731 - one-line lookups
+    unit = lambda f: f" {units[f]}" if units.get(f) and units[f] not in ("0/1", "") else ""  # noqa: E731
     frame = layout.frame(features)
     reasons: list[list[str]] = [[] for _ in range(len(frame))]
     for feature, (low, high) in layout.ranges.items():
@@ -74,11 +80,11 @@ def flag(reference: DomainReference, layout: FeatureLayout, features: pd.DataFra
             continue
         values = frame[feature].to_numpy(dtype=float)
         for i in np.flatnonzero(values < low):
-            reasons[i].append(f"{name(feature)} {values[i]:g} is below the lowest value seen "
-                              f"in training ({low:g})")
+            reasons[i].append(f"{name(feature)} {values[i]:g}{unit(feature)} is below the "
+                              f"lowest value seen in training ({low:g}{unit(feature)})")
         for i in np.flatnonzero(values > high):
-            reasons[i].append(f"{name(feature)} {values[i]:g} is above the highest value seen "
-                              f"in training ({high:g})")
+            reasons[i].append(f"{name(feature)} {values[i]:g}{unit(feature)} is above the "
+                              f"highest value seen in training ({high:g}{unit(feature)})")
     for feature in layout.categorical:
         raw = features[feature]
         unseen = raw.notna().to_numpy() & frame[feature].isna().to_numpy()

@@ -38,14 +38,17 @@ class ScoringModel:
 
 
 def score(scoring: ScoringModel, features: pd.DataFrame, labels: pd.Series | None = None,
-          feature_labels: dict[str, str] | None = None) -> tuple[pd.DataFrame, pd.DataFrame]:
+          words: tuple[dict[str, str], dict[str, str]] | None = None
+          ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(predictions, explanations) for the patients in `features` (one row each)."""
     model = scoring.model
     ids = features[KEY].to_numpy()
     explanation = explain(model, features)
     low, high = probability_interval(scoring.replicates, features, INTERVAL_LEVEL)
     if scoring.domain is not None:
-        ood, warnings, missing = flag(scoring.domain, model.layout, features, feature_labels)
+        feature_label, feature_unit = words or ({}, {})
+        ood, warnings, missing = flag(scoring.domain, model.layout, features, feature_label,
+                                      feature_unit)
     else:
         ood = np.zeros(len(ids), dtype=int)
         warnings = [""] * len(ids)
@@ -96,6 +99,8 @@ def explanation_meta(scoring: ScoringModel, run: dict, params, registries) -> di
     }
 
 
-def feature_labels(dictionary_path: Path) -> dict[str, str]:
+def feature_words(dictionary_path: Path) -> tuple[dict[str, str], dict[str, str]]:
+    """(label, unit) of each feature, from the feature dictionary in reports/features.json."""
     rows = json.loads(dictionary_path.read_text(encoding="utf-8")).get("dictionary", [])
-    return {row["name"]: row["label"] for row in rows}
+    return ({row["name"]: row["label"] for row in rows},
+            {row["name"]: row.get("unit", "") for row in rows})

@@ -8,7 +8,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 
-from models.scoring import ScoringModel, explanation_meta, feature_labels, score
+from models.scoring import ScoringModel, explanation_meta, feature_words, score
 from pipeline.core.params import load_params
 from pipeline.core.registries import load_registries
 
@@ -34,7 +34,8 @@ def main(
         .loc[test_ids].reset_index()
     labels = pd.read_parquet(features_dir / "labels.parquet").set_index("patient_id")["label"]
     with console.status(f"Explaining {len(features):,} test patients"):
-        predictions, explanations = score(scoring, features, labels, feature_labels(dictionary))
+        predictions, explanations = score(scoring, features, labels,
+                                          words=feature_words(dictionary))
     run = json.loads((model_dir / "mlflow_run.json").read_text(encoding="utf-8"))
     meta = explanation_meta(scoring, run, params, registries)
     meta["base_probability"] = float(predictions["base_probability"].iloc[0]) \

@@ -20,7 +20,7 @@ from features.catalog import build_registry
 from features.records import known_on
 from models import tracking
 from models.report.writer import write_reports
-from models.scoring import ScoringModel, explanation_meta, feature_labels, score
+from models.scoring import ScoringModel, explanation_meta, feature_words, score
 from pipeline.core.params import load_params
 from pipeline.core.registries import load_registries
 from pipeline.validation.errors import StructuralError
@@ -88,7 +88,7 @@ def main(
             features = compute_features(known_on(tables, params.features.prediction_day),
                                         registry)
             predictions, explanations = score(scoring, features,
-                                              feature_labels=feature_labels(dictionary))
+                                              words=feature_words(dictionary))
         meta = explanation_meta(scoring, run, params, registries)
     meta["base_probability"] = float(predictions["base_probability"].iloc[0]) \
         if len(predictions) else None

@@ -86,6 +86,10 @@ class EvaluateParams(_Section):
     min_subgroup_events: int = 10
 
 
+class ReportParams(_Section):
+    max_patients: int = Field(1000, ge=1)
+
+
 class Params(_Section):
     seed: int
     data: DataParams
@@ -96,6 +100,7 @@ class Params(_Section):
     split: SplitParams = SplitParams()
     train: TrainParams = TrainParams()
     evaluate: EvaluateParams = EvaluateParams()
+    report: ReportParams = ReportParams()
 
 
 def load_params(path: Path | str = "configs/params.yaml") -> Params:

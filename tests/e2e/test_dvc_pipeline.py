@@ -40,7 +40,8 @@ def project(tmp_path_factory, repo):
     # A small search keeps the test quick; the real defaults run in `make demo`.
     params_path = root / "configs" / "params.yaml"
     params = yaml.safe_load(params_path.read_text())
-    params["train"].update(search_budget=2, cv_folds=3)
+    params["train"].update(search_budget=2, cv_folds=3, uncertainty_replicates=3)
+    params["report"]["max_patients"] = 20
     params["evaluate"]["bootstrap_resamples"] = 200
     params_path.write_text(yaml.safe_dump(params, sort_keys=False))
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
@@ -110,3 +111,20 @@ def test_repro_trains_evaluates_and_registers_a_candidate(project):
     assert "candidate_calibrated.auroc" in run.data.metrics
     version = client.get_model_version_by_alias(run_ref["registered_model"], "candidate")
     assert version.run_id == run_ref["run_id"]
+
+
+def test_repro_explains_every_test_patient_and_writes_their_reports(project):
+    import numpy as np
+
+    root, _ = project
+    predictions = pd.read_csv(root / "reports" / "predictions.csv")
+    split = pd.read_parquet(root / "artifacts" / "model" / "split.parquet")
+    assert set(predictions["patient_id"]) == set(split.loc[split["set"] == "test", "patient_id"])
+    explanations = pd.read_csv(root / "reports" / "explanations.csv")
+    sums = explanations.groupby("patient_id")["contribution_logodds"].sum()
+    indexed = predictions.set_index("patient_id")
+    p = indexed["calibrated_probability"]
+    gap = (indexed["base_logodds"] + sums - np.log(p / (1 - p))).abs()
+    assert gap.max() < 1e-6
+    reports = sorted((root / "reports" / "patients").glob("*.html"))
+    assert len(reports) == 20 + 1  # max_patients reports and the index

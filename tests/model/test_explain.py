@@ -96,9 +96,9 @@ def test_scoring_flags_out_of_distribution_patients_with_reasons(outcome):
     odd.loc[odd.index[0], "bmi"] = 79.0                    # beyond the training range
     odd.loc[odd.index[1], "route"] = "transdermal"        # never seen
     odd.loc[odd.index[2], odd.columns[1:]] = pd.NA       # nearly everything missing
-    predictions, _ = score(scoring, odd, feature_labels={"bmi": "body-mass index"})
+    predictions, _ = score(scoring, odd, words=({"bmi": "body-mass index"}, {"bmi": "kg/m²"}))
     assert predictions["out_of_distribution"].tolist()[:3] == [1, 1, 1]
-    assert "body-mass index 79 is above the highest value" in predictions["warnings"].iloc[0]
+    assert "body-mass index 79 kg/m² is above the highest value" in predictions["warnings"].iloc[0]
     assert "never seen in training" in predictions["warnings"].iloc[1]
     assert "characteristics not recorded" in predictions["warnings"].iloc[2]
 
