@@ -3,6 +3,7 @@ in MLflow and register the candidate."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import mlflow
@@ -44,7 +45,13 @@ def _training_summary(outcome: TrainingOutcome, params: Params) -> dict:
 def _track(outcome: TrainingOutcome, summary: dict, params: Params, *, features: pd.DataFrame,
            features_path: Path, labels_path: Path, model_dir: Path, dvc_lock: Path) -> dict:
     tracking.configure(params.train.experiment)
-    with mlflow.start_run(run_name=f"train-{outcome.candidate}") as run:
+    # Under `dvc exp run`, DVC names the experiment in DVC_EXP_NAME: the tag links the DVC
+    # experiment (dvc exp show, metrics diff) to this MLflow run.
+    experiment = os.environ.get("DVC_EXP_NAME")
+    run_name = f"{experiment or 'train'}-{outcome.candidate}"
+    with mlflow.start_run(run_name=run_name, tags={
+            "dvc.experiment": experiment or "workspace",
+            "dvc.baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV", "")}) as run:
         mlflow.log_params({
             "seed": params.seed, "candidate": outcome.candidate,
             "train.model": params.train.model, "train.calibrator": params.train.calibrator,

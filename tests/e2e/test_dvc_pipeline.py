@@ -5,54 +5,22 @@ Slow (a few DVC invocations); CI runs it with everything else.
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import yaml
 
+from tests.e2e.project import BIN, copy_project, run
+
 pytestmark = pytest.mark.slow
-
-BIN = Path(sys.executable).parent
-
-
-def _run(args, cwd, env):
-    result = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    assert result.returncode == 0, f"{args}\n{result.stdout}\n{result.stderr}"
-    return result
 
 
 @pytest.fixture(scope="module")
 def project(tmp_path_factory, repo):
-    """A copy of this repository's tracked (and new, unignored) files in a fresh git repo."""
+    """The whole pipeline, reproduced by real DVC in a fresh copy of the repository."""
     root = tmp_path_factory.mktemp("project")
-    listed = subprocess.run(["git", "ls-files", "-co", "--exclude-standard"], cwd=repo,
-                            capture_output=True, text=True, check=True).stdout.split()
-    for name in listed:
-        source = repo / name
-        if source.is_file():
-            (root / name).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(source, root / name)
-    # A small search keeps the test quick; the real defaults run in `make demo`.
-    params_path = root / "configs" / "params.yaml"
-    params = yaml.safe_load(params_path.read_text())
-    params["train"].update(search_budget=2, cv_folds=3, uncertainty_replicates=3)
-    params["report"]["max_patients"] = 20
-    params["evaluate"]["bootstrap_resamples"] = 200
-    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
-    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
-           "PYTHONPATH": str(root), "DVC_NO_ANALYTICS": "1"}
-    env.pop("MLFLOW_TRACKING_URI", None)  # the embedded SQLite store inside the temp repo
-    _run(["git", "init", "-q"], root, env)
-    _run(["git", "config", "user.email", "test@txresponse.invalid"], root, env)
-    _run(["git", "config", "user.name", "txresponse test"], root, env)
-    _run(["git", "add", "-A"], root, env)
-    _run(["git", "commit", "-qm", "snapshot"], root, env)
-    _run([str(BIN / "dvc"), "repro"], root, env)
+    env = copy_project(repo, root)
+    run([str(BIN / "dvc"), "repro"], root, env)
     return root, env
 
 
@@ -71,7 +39,7 @@ def test_repro_builds_validated_tables_features_and_labels(project):
 
 
 def _stale_stages(root, env) -> set[str]:
-    status = json.loads(_run([str(BIN / "dvc"), "status", "--json"], root, env).stdout or "{}")
+    status = json.loads(run([str(BIN / "dvc"), "status", "--json"], root, env).stdout or "{}")
     return set(status)
 
 
@@ -107,7 +75,7 @@ def test_repro_trains_evaluates_and_registers_a_candidate(project):
 
     run_ref = json.loads((root / "artifacts" / "model" / "mlflow_run.json").read_text())
     client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
-    run = client.get_run(run_ref["run_id"])
+    run = client.getrun(run_ref["run_id"])
     assert "candidate_calibrated.auroc" in run.data.metrics
     version = client.get_model_version_by_alias(run_ref["registered_model"], "candidate")
     assert version.run_id == run_ref["run_id"]
