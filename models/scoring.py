@@ -104,3 +104,15 @@ def feature_words(dictionary_path: Path) -> tuple[dict[str, str], dict[str, str]
     rows = json.loads(dictionary_path.read_text(encoding="utf-8")).get("dictionary", [])
     return ({row["name"]: row["label"] for row in rows},
             {row["name"]: row.get("unit", "") for row in rows})
+
+
+def write_scored(out: Path, predictions: pd.DataFrame, explanations: pd.DataFrame,
+                 meta: dict) -> None:
+    """predictions.csv, explanations.csv and explanations_meta.json, as the reports read them."""
+    meta = meta | {"base_probability": float(predictions["base_probability"].iloc[0])
+                   if len(predictions) else None}
+    out.mkdir(parents=True, exist_ok=True)
+    predictions.to_csv(out / "predictions.csv", index=False, lineterminator="\n")
+    explanations.to_csv(out / "explanations.csv", index=False, lineterminator="\n")
+    (out / "explanations_meta.json").write_text(json.dumps(meta, indent=2) + "\n",
+                                                encoding="utf-8")

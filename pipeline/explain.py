@@ -8,7 +8,7 @@ import pandas as pd
 import typer
 from rich.console import Console
 
-from models.scoring import ScoringModel, explanation_meta, feature_words, score
+from models.scoring import ScoringModel, explanation_meta, feature_words, score, write_scored
 from pipeline.core.params import load_params
 from pipeline.core.registries import load_registries
 
@@ -37,14 +37,8 @@ def main(
         predictions, explanations = score(scoring, features, labels,
                                           words=feature_words(dictionary))
     run = json.loads((model_dir / "mlflow_run.json").read_text(encoding="utf-8"))
-    meta = explanation_meta(scoring, run, params, registries)
-    meta["base_probability"] = float(predictions["base_probability"].iloc[0]) \
-        if len(predictions) else None
-    out.mkdir(parents=True, exist_ok=True)
-    predictions.to_csv(out / "predictions.csv", index=False, lineterminator="\n")
-    explanations.to_csv(out / "explanations.csv", index=False, lineterminator="\n")
-    (out / "explanations_meta.json").write_text(json.dumps(meta, indent=2) + "\n",
-                                                encoding="utf-8")
+    write_scored(out, predictions, explanations,
+                 explanation_meta(scoring, run, params, registries))
     worst = float(predictions["additivity_gap"].abs().max()) if len(predictions) else 0.0
     console.print(f"Explained {len(predictions):,} patients; "
                   f"{int(predictions['out_of_distribution'].sum())} flagged out of distribution; "

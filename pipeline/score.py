@@ -20,7 +20,7 @@ from features.catalog import build_registry
 from features.records import known_on
 from models import tracking
 from models.report.writer import write_reports
-from models.scoring import ScoringModel, explanation_meta, feature_words, score
+from models.scoring import ScoringModel, explanation_meta, feature_words, score, write_scored
 from pipeline.core.params import load_params
 from pipeline.core.registries import load_registries
 from pipeline.validation.errors import StructuralError
@@ -90,13 +90,7 @@ def main(
             predictions, explanations = score(scoring, features,
                                               words=feature_words(dictionary))
         meta = explanation_meta(scoring, run, params, registries)
-    meta["base_probability"] = float(predictions["base_probability"].iloc[0]) \
-        if len(predictions) else None
-    out.mkdir(parents=True, exist_ok=True)
-    predictions.to_csv(out / "predictions.csv", index=False, lineterminator="\n")
-    explanations.to_csv(out / "explanations.csv", index=False, lineterminator="\n")
-    (out / "explanations_meta.json").write_text(json.dumps(meta, indent=2) + "\n",
-                                                encoding="utf-8")
+    write_scored(out, predictions, explanations, meta)
     written = None
     if max_reports and len(predictions):
         written = write_reports(out / "predictions.csv", out / "explanations.csv",
