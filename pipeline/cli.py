@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import typer
 
-from pipeline import evaluate, explain, featurize, report, score, simulate, train, validate
+from pipeline import (compare, evaluate, explain, featurize, report, score, simulate, train,
+                      validate)
 
 app = typer.Typer(
     name="txresponse",
@@ -29,6 +30,7 @@ app.command("evaluate")(evaluate.main)
 app.command("explain")(explain.main)
 app.command("report")(report.main)
 app.command("score")(score.main)
+app.command("compare")(compare.main)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -1,0 +1,128 @@
+"""Find the runs a reviewer names (run ids or registered-model aliases) and read back what each
+training run recorded: params, metrics, tags, subgroups and test predictions.
+
+Test predictions carry pseudonymous patient ids; they are held in memory for the paired
+statistics only and are never written or printed by the comparison.
+"""
+from __future__ import annotations
+
+import io
+import json
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+PREDICTIONS = "evaluation/test_predictions.csv"
+EVALUATION = "evaluation/evaluation.json"
+# The model a run registers and whose test performance it logs: the calibrated candidate.
+ROLE = "candidate_calibrated"
+_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
+_MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
+
+
+class UnknownRun(ValueError):
+    """A run id or alias that the tracking store does not know; the message says which."""
+
+
+@dataclass
+class Run:
+    """One training run as recorded in MLflow."""
+
+    reference: str  # what the reviewer typed
+    run_id: str
+    run_name: str
+    start_time: int  # ms since the epoch
+    params: dict[str, str]
+    metrics: dict[str, float]
+    tags: dict[str, str]
+    versions: list[str] = field(default_factory=list)  # e.g. "txresponse-response v5 @candidate"
+    subgroups: list[dict] | None = None
+    predictions: pd.DataFrame | None = None  # patient_id, label, probability (never shown)
+
+    @property
+    def short_id(self) -> str:
+        return self.run_id[:8]
+
+    def headline(self, key: str) -> float | None:
+        return self.metrics.get(f"{ROLE}.{key}")
+
+
+def resolve(reference: str, client: MlflowClient, registered_model: str) -> str:
+    """The run id behind `reference`: a 32-hex run id, `models:/name@alias`,
+    `models:/name/version`, or a bare alias (`champion`) of `registered_model`."""
+    match = _MODEL_URI.match(reference)
+    try:
+        if match and match["alias"]:
+            return client.get_model_version_by_alias(match["name"], match["alias"]).run_id
+        if match:
+            return client.get_model_version(match["name"], match["version"]).run_id
+        if _RUN_ID.match(reference):
+            return client.get_run(reference).info.run_id
+        return client.get_model_version_by_alias(registered_model, reference).run_id
+    except MlflowException:
+        pass
+    if match or not _RUN_ID.match(reference):
+        name = match["name"] if match else registered_model
+        raise UnknownRun(f"{reference!r} is not an alias or version of the registered model "
+                         f"{name!r} in this tracking store (is the model registered, and the "
+                         f"alias set?)")
+    raise UnknownRun(f"no run with id {reference!r} in this tracking store")
+
+
+def _artifact_text(client: MlflowClient, run_id: str, path: str) -> str | None:
+    """An artifact's text, or None if the run has none; downloaded to a temporary folder that
+    is removed at once."""
+    with tempfile.TemporaryDirectory(prefix="txresponse-compare-") as folder:
+        try:
+            local = client.download_artifacts(run_id, path, folder)
+        except (MlflowException, OSError):
+            return None
+        file = Path(local)
+        return file.read_text(encoding="utf-8") if file.is_file() else None
+
+
+def _versions(client: MlflowClient, run_id: str) -> list[str]:
+    try:
+        found = client.search_model_versions(f"run_id = '{run_id}'")
+    except MlflowException:
+        return []
+    shown = []
+    for found_version in sorted(found, key=lambda v: (v.name, int(v.version))):
+        # Search results leave aliases out; the version itself carries them.
+        version = client.get_model_version(found_version.name, found_version.version)
+        shown.append(f"{version.name} v{version.version}"
+                     + "".join(f" @{alias}" for alias in sorted(version.aliases or [])))
+    return shown
+
+
+def read_predictions(text: str) -> pd.DataFrame:
+    """patient_id, label and the calibrated candidate's probability from test_predictions.csv."""
+    frame = pd.read_csv(io.StringIO(text), dtype={"patient_id": str})
+    missing = {"patient_id", "label", ROLE} - set(frame.columns)
+    if missing:
+        raise ValueError(f"{PREDICTIONS} lacks the column(s) {', '.join(sorted(missing))}")
+    return frame[["patient_id", "label", ROLE]].rename(columns={ROLE: "probability"})
+
+
+def load_run(reference: str, client: MlflowClient, registered_model: str) -> Run:
+    """Resolve `reference` and read the run's record (raises UnknownRun)."""
+    run_id = resolve(reference, client, registered_model)
+    if not run_id:
+        raise UnknownRun(f"{reference!r} names a model version that no run logged")
+    recorded = client.get_run(run_id)
+    evaluation = _artifact_text(client, run_id, EVALUATION)
+    predictions = _artifact_text(client, run_id, PREDICTIONS)
+    return Run(
+        reference=reference, run_id=run_id, run_name=recorded.info.run_name or "",
+        start_time=recorded.info.start_time or 0, params=dict(recorded.data.params),
+        metrics=dict(recorded.data.metrics),
+        tags={k: v for k, v in recorded.data.tags.items() if not k.startswith("mlflow.")},
+        versions=_versions(client, run_id),
+        subgroups=json.loads(evaluation).get("subgroups") if evaluation else None,
+        predictions=read_predictions(predictions) if predictions else None,
+    )

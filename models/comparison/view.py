@@ -1,0 +1,75 @@
+"""Everything the comparison page shows, as plain values: no MLflow, no file I/O besides the
+chart files. The first run is the baseline; each later run is compared with it."""
+from __future__ import annotations
+
+import string
+from pathlib import Path
+
+from models.comparison import charts, tables
+from models.comparison.pairing import pair
+from models.comparison.phrasing import sentence, timestamp
+from models.comparison.runs import Run
+from models.comparison.statistics import paired_differences
+
+
+def labels_for(runs: list[Run]) -> dict[str, Run]:
+    """A, B, C, … in the order given (the baseline is A)."""
+    if len(runs) > len(string.ascii_uppercase):
+        raise ValueError(f"at most {len(string.ascii_uppercase)} runs can be compared at once")
+    return dict(zip(string.ascii_uppercase, runs))
+
+
+def _run_summary(label: str, run: Run) -> dict:
+    return {"label": label, "run_id": run.run_id, "short_id": run.short_id,
+            "reference": "(run id)" if run.reference == run.run_id else run.reference,
+            "run_name": run.run_name,
+            "started": timestamp(run.start_time), "versions": ", ".join(run.versions) or "—",
+            "classifier": run.params.get("candidate", "—"),
+            "evaluated": run.predictions is not None}
+
+
+def _comparison(baseline: Run, label: str, run: Run, n_resamples: int, seed: int) -> dict:
+    if run.run_id == baseline.run_id:
+        return {"label": label, "paired": False, "differences": [], "sentences": [],
+                "reason": f"run {label} is the same MLflow run as run A: nothing to compare"}
+    pairing = pair(baseline, run, "A", label)
+    if not pairing.paired:
+        return {"label": label, "paired": False, "differences": [], "sentences": [],
+                "reason": f"Paired comparison of run {label} with run A is impossible: "
+                          f"{pairing.reason}."}
+    differences = paired_differences(pairing.y, pairing.p_baseline, pairing.p_other,
+                                     n_resamples=n_resamples, seed=seed)
+    return {"label": label, "paired": True, "n": pairing.n, "reason": pairing.reason,
+            "differences": differences,
+            "sentences": [sentence(d, label, "A") for d in differences]}
+
+
+def comparison_view(runs: list[Run], figures_dir: Path, n_resamples: int, seed: int,
+                    store: str) -> dict:
+    """The comparison of `runs` (baseline first); charts are written to `figures_dir`."""
+    labelled = labels_for(runs)
+    baseline = runs[0]
+    comparisons = [_comparison(baseline, label, run, n_resamples, seed)
+                   for label, run in list(labelled.items())[1:]]
+    params, same_params = tables.differing_params(runs)
+    subgroups = tables.subgroup_rows(runs)
+    worse = [{"group": row.group, "level": row.level, "label": label,
+              "reasons": list(reasons.values())}
+             for row in subgroups for label, reasons in zip(labelled, row.worse) if reasons]
+    paired = {c["label"] for c in comparisons if c["paired"]}
+    # Subgroup differences of a run on other patients mix the model with the test set.
+    unpaired = [label for label, run in list(labelled.items())[1:]
+                if run.subgroups and label not in paired and run.run_id != baseline.run_id]
+    return {
+        "labels": list(labelled),
+        "runs": [_run_summary(label, run) for label, run in labelled.items()],
+        "comparisons": comparisons,
+        "headline": tables.headline_rows(runs),
+        "params": params, "same_params": same_params,
+        "lineage": tables.lineage_rows(runs),
+        "subgroups": subgroups, "worse_subgroups": worse,
+        "subgroups_unpaired": unpaired,
+        "auroc_margin": tables.SUBGROUP_AUROC_MARGIN, "ici_margin": tables.SUBGROUP_ICI_MARGIN,
+        "charts": charts.draw(labelled, paired, figures_dir),
+        "n_resamples": n_resamples, "seed": seed, "store": store,
+    }
