@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import typer
 
-from pipeline import (compare, evaluate, explain, featurize, report, score, simulate, train,
-                      validate)
+from pipeline import (compare, evaluate, explain, featurize, model_card, promote, report, score,
+                      simulate, train, validate)
 
 app = typer.Typer(
     name="txresponse",
@@ -31,6 +31,8 @@ app.command("explain")(explain.main)
 app.command("report")(report.main)
 app.command("score")(score.main)
 app.command("compare")(compare.main)
+app.command("promote")(promote.main)
+app.command("model-card")(model_card.main)
 
 
 if __name__ == "__main__":  # pragma: no cover

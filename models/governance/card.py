@@ -1,0 +1,207 @@
+"""The model card's content, built from the pipeline's reports (pure: dicts in, dict out).
+
+Everything on the card is an aggregate — counts, shares, metrics, subgroup labels — never a
+patient row or identifier. Numbers are formatted here so the Markdown and HTML templates only
+lay them out.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from models.governance.narrative import intended_use, limitations
+from models.governance.tripod import checklist
+
+ROLES = ("candidate_calibrated", "candidate_uncalibrated", "comparator_calibrated")
+# (key, name, what it means, digits)
+MEASURES = (
+    ("auroc", "AUROC", "discrimination; 0.5 chance, 1 perfect", 3),
+    ("auprc", "AUPRC", "average precision; no-skill value = prevalence", 3),
+    ("brier", "Brier score", "mean squared error of the probability; lower is better", 4),
+    ("scaled_brier", "Scaled Brier", "1 − Brier / Brier of the prevalence; higher is better", 3),
+    ("log_loss", "Log loss", "nats; lower is better", 4),
+    ("calibration_intercept", "Calibration intercept", "calibration-in-the-large; ideal 0", 3),
+    ("calibration_slope", "Calibration slope", "ideal 1; below 1 = too extreme", 3),
+    ("ici", "ICI", "mean |smoothed observed − predicted|; ideal 0", 4),
+    ("e50", "E50", "median of the same gaps", 4),
+    ("e90", "E90", "90th percentile of the gaps", 4),
+    ("emax", "Emax", "largest gap", 4),
+    ("ece", "ECE", "10 equal-width bins", 4),
+)
+
+
+@dataclass
+class CardInputs:
+    """The documents the card is built from (the pipeline's JSON reports, parsed)."""
+
+    run: dict                  # artifacts/model/mlflow_run.json
+    metrics: dict              # reports/metrics.json
+    evaluation: dict           # reports/evaluation.json
+    features: dict             # reports/features.json
+    training: dict             # reports/training.json
+    validation: dict           # reports/validation/report.json
+    run_tags: dict = field(default_factory=dict)    # the MLflow run's tags, when reachable
+    run_params: dict = field(default_factory=dict)
+    sites: dict[str, int] | None = None              # patients per site (validated tables)
+    observed_days: dict[str, tuple[int, int]] | None = None  # table -> (first, last) day
+    extra_intervals: dict[str, tuple[float, float]] | None = None
+    data_origin: str = "simulated"                    # simulated | real
+
+
+def _num(value, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "—"
+    return f"{value:.{digits}f}"
+
+
+def _interval(value, ci, digits: int) -> str:
+    if value is None:
+        return "—"
+    if not ci or ci[0] is None:
+        return _num(value, digits)
+    return f"{_num(value, digits)} ({_num(ci[0], digits)} to {_num(ci[1], digits)})"
+
+
+def _label_definition(target: dict) -> str:
+    instrument = target.get("instrument", "madrs").upper()
+    low, high = target.get("endpoint_window", (10, 28))
+    base_low, base_high = target.get("baseline_window", (-14, 0))
+    timing = (f"baseline = last {instrument} in days {base_low} to {base_high}; endpoint = last "
+              f"{instrument} in days {low} to {high}")
+    if target.get("definition") == "remission":
+        return f"Remission: endpoint {instrument} at or below the remission threshold ({timing})."
+    share = float(target.get("min_reduction", 0.5))
+    return (f"Response: endpoint {instrument} at least {share:.0%} below baseline, i.e. endpoint "
+            f"≤ {1 - share:.2f} × baseline ({timing}).")
+
+
+def _data(i: CardInputs) -> dict:
+    f, m = i.features, i.metrics
+    n_test = m.get("n_test")
+    sites_from = "all patients (validated tables)"
+    sites = i.sites
+    if sites is None:
+        sites_from = "test patients only (evaluation subgroups)"
+        sites = {r["level"]: r["n"] for r in i.evaluation.get("subgroups", [])
+                 if r["group"] == "site"}
+    target = f.get("target", {})
+    lookback = i.run_params.get("features.biomarker_lookback_days")
+    period = [
+        ("Time axis", "days relative to the first ketamine or esketamine session (day 0); "
+                      "the data contain no calendar dates"),
+        ("Predictors", f"records on or before day {f.get('prediction_day', 0)}"
+                       + (f"; biomarkers from the last {lookback} days" if lookback else "")),
+        ("Baseline rating", "days {} to {}".format(*target.get("baseline_window", ("?", "?")))),
+        ("Endpoint rating", "days {} to {}".format(*target.get("endpoint_window", ("?", "?")))),
+    ]
+    period += [(f"Observed in {table}", f"days {lo} to {hi}")
+               for table, (lo, hi) in (i.observed_days or {}).items()]
+    quarantine = i.validation.get("totals", {})
+    missing = sorted((r for r in f.get("dictionary", []) if r.get("missing_share")),
+                     key=lambda r: -r["missing_share"])
+    return {
+        "origin": i.data_origin,
+        "raw_dir": i.run_tags.get("raw_dir", "—"),
+        "patients": f.get("patients"), "labelled": f.get("labelled"),
+        "unlabelled": f.get("unlabelled"),
+        "unlabelled_by_reason": sorted(f.get("unlabelled_by_reason", {}).items()),
+        "prevalence": _num(f.get("label_prevalence"), 3),
+        "n_development": i.training.get("n_development"),
+        "development_prevalence": _num(i.training.get("development_prevalence"), 3),
+        "n_test": n_test, "test_prevalence": _num(m.get("prevalence"), 3),
+        "test_events": round(n_test * m["prevalence"]) if n_test and m.get("prevalence")
+        else "—",
+        "split": m.get("model", {}).get("split", "—"),
+        "sites": sorted(sites.items()), "sites_from": sites_from,
+        "period": period, "label": _label_definition(target),
+        "n_features": f.get("features"),
+        "missing": [{"feature": r["name"], "label": r.get("label", r["name"]),
+                     "share": f"{r['missing_share']:.1%}", "sources": r.get("sources", "")}
+                    for r in missing],
+        "complete_features": sum(1 for r in f.get("dictionary", [])
+                                 if not r.get("missing_share")),
+        "validation_status": i.validation.get("status", "—"),
+        "rows_in": quarantine.get("rows_in"), "quarantined": quarantine.get("quarantined"),
+        "quarantine_tables": [
+            {"table": name, "rows_in": t.get("rows_in"), "quarantined": t.get("quarantined"),
+             "share": f"{t.get('quarantined_fraction', 0):.1%}"}
+            for name, t in i.validation.get("tables", {}).items() if t.get("supplied")],
+    }
+
+
+def _model(i: CardInputs) -> dict:
+    t = i.training
+    chosen = t["classifiers"][t["candidate"]]
+    space = chosen.get("search_space", {})
+    size = math.prod(len(v) for v in space.values()) if space else 0
+    calibrator = chosen.get("calibrator", {})
+    return {
+        "classifier": t["candidate"], "comparator": t.get("comparator"),
+        "selection": t.get("selection"),
+        "hyperparameters": sorted(chosen.get("chosen_hyperparameters", {}).items()),
+        "search_space": sorted((k, ", ".join(map(str, v))) for k, v in space.items()),
+        "search_space_size": size, "candidates_tried": len(chosen.get("candidates", [])),
+        "cv": [(name, _num(c.get("cv_log_loss"), 4), _num(c.get("cv_auroc"), 3))
+               for name, c in t["classifiers"].items()],
+        "calibrator": calibrator.get("method", t.get("calibrator")),
+        "calibrator_map": (f"calibrated log-odds = {calibrator['intercept']:+.3f} + "
+                           f"{calibrator['slope']:.3f} × model log-odds")
+        if calibrator.get("method") == "platt" else "isotonic (monotone step function)",
+        "exactly_additive": bool(t.get("exactly_additive")),
+    }
+
+
+def _performance(i: CardInputs) -> dict:
+    models = i.metrics.get("models", {})
+    names = list(models)
+    rows = []
+    for key, name, meaning, digits in MEASURES:
+        values = []
+        for role_index, role_name in enumerate(names):
+            figures = models[role_name]
+            ci = figures.get(f"{key}_ci")
+            if ci is None and role_index == 0 and i.extra_intervals and key in i.extra_intervals:
+                ci = i.extra_intervals[key]
+            values.append(_interval(figures.get(key), ci, digits))
+        rows.append({"measure": name, "meaning": meaning, "values": values})
+    thresholds = [{k: (_num(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
+                  for r in i.evaluation.get("thresholds", [])]
+    notes = ["Intervals other than AUROC's and AUPRC's come from the test predictions "
+             "(same stratified bootstrap). ICI cannot be negative and a resample with repeated "
+             "patients looks less well calibrated than the sample, so the ICI interval sits "
+             "mostly above its estimate: read it as a rough range."] if i.extra_intervals else []
+    return {"roles": names, "rows": rows, "thresholds": thresholds,
+            "all_intervals": bool(i.extra_intervals), "notes": notes}
+
+
+def _subgroups(i: CardInputs) -> list[dict]:
+    return [{"group": r["group"], "level": r["level"], "n": r["n"], "events": r["events"],
+             "prevalence": _num(r.get("prevalence"), 3), "status": r["status"],
+             **{k: _num(r.get(k), 4 if k in ("brier", "ici") else 3)
+                for k in ("auroc", "brier", "calibration_intercept", "calibration_slope", "ici")}}
+            for r in i.evaluation.get("subgroups", [])]
+
+
+def card_context(i: CardInputs) -> dict:
+    """Everything the templates need."""
+    data, model, subgroups = _data(i), _model(i), _subgroups(i)
+    target = i.features.get("target", {})
+    outcome = f"{target.get('definition', 'response')} on the " \
+              f"{str(target.get('instrument', 'madrs')).upper()}"
+    run = i.run
+    return {
+        "registered_model": run.get("registered_model", "—"),
+        "version": run.get("version", "—"),
+        "run_id": run.get("run_id", "—"),
+        "outcome": outcome,
+        "provenance": [("MLflow run", run.get("run_id", "—")),
+                       ("Registered model", f"{run.get('registered_model', '—')} version "
+                                            f"{run.get('version', '—')}"),
+                       ("Git commit", i.run_tags.get("git_commit", "—")),
+                       ("Data digest (features + labels, md5)",
+                        i.run_tags.get("data_digest", "—")),
+                       ("Features digest (md5)", i.run_tags.get("features_digest", "—"))],
+        "intended_use": intended_use(outcome),
+        "data": data, "model": model, "performance": _performance(i), "subgroups": subgroups,
+        "limitations": limitations(i.data_origin, data, subgroups, model), "tripod": checklist(),
+    }

@@ -1,0 +1,94 @@
+"""What a registered model version was evaluated on, read back from its training run:
+the calibrated candidate's test metrics, subgroup records and test predictions.
+
+Also resolves the reference a reviewer types (a run id, `models:/name/3`, `models:/name@alias`,
+or a bare alias) to a model version. `txresponse compare` (models/comparison) resolves
+references too; this small copy keeps the two commands independent while both are new.
+"""
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities.model_registry import ModelVersion
+from mlflow.exceptions import MlflowException
+
+ROLE = "candidate_calibrated"  # the registered pyfunc predicts the calibrated candidate
+
+
+class UnknownReference(LookupError):
+    """A reference that names no model version (message says why)."""
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Test-set evidence of one run. `predictions` has columns patient_id, label, p (used only
+    to pair patients; never printed); None when not logged."""
+
+    run_id: str
+    metrics: dict[str, float]
+    subgroups: list[dict] | None
+    predictions: pd.DataFrame | None
+
+
+def resolve_version(client: MlflowClient, reference: str, registered_model: str) -> ModelVersion:
+    """The model version a reference names: `models:/name/<version>`, `models:/name@alias`,
+    an alias of `registered_model` (e.g. candidate), or a training run id (the newest version
+    registered from that run)."""
+    try:
+        if reference.startswith("models:/"):
+            name, _, rest = reference.removeprefix("models:/").partition("/")
+            if "@" in name:
+                name, alias = name.split("@", 1)
+                return client.get_model_version_by_alias(name, alias)
+            if not rest:
+                raise UnknownReference(f"{reference!r}: expected models:/NAME/VERSION or "
+                                      "models:/NAME@ALIAS")
+            return client.get_model_version(name, rest)
+        versions = client.search_model_versions(
+            f"name = '{registered_model}' and run_id = '{reference}'")
+        if versions:
+            return max(versions, key=lambda v: int(v.version))
+        return client.get_model_version_by_alias(registered_model, reference)
+    except MlflowException as error:
+        raise UnknownReference(f"{reference!r} names no version of {registered_model!r} (not a "
+                              f"run with a registered model, nor an alias): "
+                              f"{error.message.splitlines()[0]}") from None
+
+
+def alias_version(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
+    """The version `alias` points at, or None when the alias is not set."""
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def _artifact(client: MlflowClient, run_id: str, path: str, folder: str) -> Path | None:
+    try:
+        return Path(client.download_artifacts(run_id, path, folder))
+    except (MlflowException, OSError):
+        return None
+
+
+def load_evidence(client: MlflowClient, run_id: str) -> Evidence:
+    """Metrics `candidate_calibrated.*` (prefix dropped), `evaluation/evaluation.json`
+    subgroups and `evaluation/test_predictions.csv` of a training run."""
+    run = client.get_run(run_id)
+    prefix = f"{ROLE}."
+    metrics = {key.removeprefix(prefix): value for key, value in run.data.metrics.items()
+               if key.startswith(prefix)}
+    with tempfile.TemporaryDirectory(prefix="txresponse-promote-") as folder:
+        details = _artifact(client, run_id, "evaluation/evaluation.json", folder)
+        subgroups = json.loads(details.read_text(encoding="utf-8")).get("subgroups") \
+            if details else None
+        table = _artifact(client, run_id, "evaluation/test_predictions.csv", folder)
+        predictions = None
+        if table is not None:
+            frame = pd.read_csv(table, dtype={"patient_id": str})
+            predictions = frame[["patient_id", "label", ROLE]].rename(columns={ROLE: "p"})
+    return Evidence(run_id, metrics, subgroups, predictions)

@@ -1,0 +1,52 @@
+"""The model card's fixed wording: intended use, and the limitations that follow from the
+figures (simulated data, sites, missing biomarkers, small subgroups, what an interval means)."""
+from __future__ import annotations
+
+
+def intended_use(outcome: str) -> list[tuple[str, str]]:
+    """(heading, text) pairs: purpose, users, population, output, objective."""
+    return [
+        ("Purpose", "Decision support: an estimate, before the first session, of the chance "
+                    f"of {outcome} for this patient (defined under Data)."),
+        ("Users", "Psychiatrists and their teams, discussing with the patient whether to start "
+                  "or continue a course. The estimate informs a clinical judgement; it is not a "
+                  "diagnosis, and it must not be the sole reason to withhold treatment."),
+        ("Population", "Adults with treatment-resistant depression (at least two failed "
+                       "adequate antidepressant trials) about to start ketamine or esketamine, "
+                       "at clinics like those in the development data. Not for other "
+                       "treatments, for safety outcomes (dissociation, blood pressure), or for "
+                       "patients unlike the development cohort (the scoring step flags them)."),
+        ("Output", "A calibrated probability of response with a 95 % estimation interval, a "
+                   "per-patient explanation, and out-of-distribution warnings."),
+        ("Objective of this work", "Development with internal evaluation on held-out "
+                                   "patients."),
+    ]
+
+
+def limitations(data_origin: str, data: dict, subgroups: list[dict], model: dict) -> list[str]:
+    """What the figures cannot say, from the card's data, subgroup and model sections."""
+    out = []
+    if data_origin == "simulated":
+        out.append("The data are simulated (`txresponse simulate`), not patients: the figures "
+                   "show the pipeline works, not that the model works in any clinic. Clinical "
+                   "use needs development and external validation on real cohorts.")
+    out.append(f"{len(data['sites'])} sites; performance at a clinic not among them is unknown "
+               "(evaluate with `split.holdout_site` for an estimate).")
+    biomarkers = [m for m in data["missing"] if "biomarkers" in m["sources"]]
+    if biomarkers:
+        out.append("Biomarkers are missing for most patients ("
+                   + ", ".join(f"{m['label']} {m['share']}" for m in biomarkers)
+                   + (") and, in the simulator, not at random (CRP is ordered more often when "
+                      "high, BDNF less often in very severe patients)." if data_origin ==
+                      "simulated" else "); check whether missingness depends on the patient."))
+    small = [f"{s['group']}={s['level']}" for s in subgroups if s["status"] != "ok"]
+    if small:
+        out.append(f"Too small to judge ({len(small)} subgroups): " + ", ".join(small) + ".")
+    out.append("Intervals are 95 % stratified percentile bootstrap intervals over the test "
+               "patients: they express how much the figure would vary with another test sample "
+               "from the same population, not uncertainty about other populations or settings.")
+    if not model["exactly_additive"]:
+        out.append("Isotonic calibration: per-patient explanations do not add up exactly to "
+                   "the calibrated probability.")
+    out.append("Evaluation is internal (one held-out split of the same cohort).")
+    return out

@@ -1,0 +1,100 @@
+"""`txresponse model-card`: the model card of a training run (Markdown and self-contained HTML),
+with a TRIPOD+AI checklist; both files are also logged to the run under `model_card/`."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import typer
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from rich.console import Console
+
+from models import tracking
+from models.governance.card import CardInputs, card_context
+from models.governance.intervals import extra_intervals
+from models.governance.render import render_html, render_markdown
+from pipeline.core.params import load_params
+
+console = Console(stderr=True)
+_DAY_COLUMNS = {"assessments": "day", "sessions": "day", "biomarkers": "day",
+                "treatments": "start_day"}
+
+
+def _json(path: Path) -> dict:
+    return json.loads(Path(path).read_text(encoding="utf-8"))
+
+
+def _from_validated(folder: Path) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
+    """Patients per site and each table's first and last day (aggregates only)."""
+    patients = pd.read_parquet(folder / "patients.parquet", columns=["site"])
+    sites = {str(k): int(v) for k, v in patients["site"].fillna("missing").value_counts().items()}
+    days = {}
+    for table, column in _DAY_COLUMNS.items():
+        path = folder / f"{table}.parquet"
+        if path.exists():
+            values = pd.read_parquet(path, columns=[column])[column].dropna()
+            if len(values):
+                days[table] = (int(values.min()), int(values.max()))
+    return sites, days
+
+
+def main(
+    run_ref: Path = typer.Option(..., "--run-ref", help="The train stage's mlflow_run.json."),
+    metrics: Path = typer.Option(..., "--metrics", help="reports/metrics.json."),
+    evaluation: Path = typer.Option(..., "--evaluation", help="reports/evaluation.json."),
+    features: Path = typer.Option(..., "--features", help="reports/features.json."),
+    training: Path = typer.Option(..., "--training", help="reports/training.json."),
+    validation: Path = typer.Option(..., "--validation", help="Validation report.json."),
+    out: Path = typer.Option(..., "--out", help="Markdown card; the .html is written beside."),
+    validated: Path = typer.Option(None, "--validated", help="Validated tables: sites and "
+                                   "observed days of the whole cohort (else: test sites)."),
+    predictions: Path = typer.Option(None, "--predictions", help="Test predictions CSV: adds "
+                                     "bootstrap intervals for Brier, calibration and ICI."),
+    resamples: int = typer.Option(1000, "--resamples", min=100,
+                                  help="Bootstrap resamples for --predictions."),
+    data_origin: str = typer.Option("simulated", "--data-origin",
+                                    help="simulated | real (the limitations differ)."),
+    log: bool = typer.Option(True, "--log/--no-log", help="Log the card to the MLflow run."),
+    params_file: Path = typer.Option(Path("configs/params.yaml"), "--params",
+                                     help="Params (seed of the bootstrap)."),
+) -> None:
+    """Write the model card (Markdown and HTML) of a training run and log it to the run."""
+    if data_origin not in ("simulated", "real"):
+        raise typer.BadParameter("must be simulated or real", param_hint="--data-origin")
+    run = _json(run_ref)
+    tracking.use_store()
+    client = MlflowClient()
+    try:
+        recorded = client.get_run(run["run_id"])
+        tags, params = recorded.data.tags, recorded.data.params
+    except MlflowException:
+        if log:
+            console.print(f"[red]Run {run['run_id']} is not in the tracking store "
+                          f"{tracking.tracking_uri()}; use --no-log to write the card only.[/red]")
+            raise typer.Exit(2) from None
+        tags, params = {}, {}
+    sites, days = _from_validated(validated) if validated else (None, None)
+    intervals = None
+    if predictions is not None:
+        frame = pd.read_csv(predictions)
+        seed = load_params(params_file).seed if params_file.exists() else 0
+        with console.status(f"Bootstrap intervals ({resamples} resamples)"):
+            intervals = extra_intervals(frame["label"].to_numpy(),
+                                        frame["candidate_calibrated"].to_numpy(), resamples, seed)
+    inputs = CardInputs(run=run, metrics=_json(metrics), evaluation=_json(evaluation),
+                        features=_json(features), training=_json(training),
+                        validation=_json(validation), run_tags=tags, run_params=params,
+                        sites=sites, observed_days=days, extra_intervals=intervals,
+                        data_origin=data_origin)
+    context = card_context(inputs)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    html = out.with_suffix(".html")
+    out.write_text(render_markdown(context), encoding="utf-8")
+    html.write_text(render_html(context), encoding="utf-8")
+    if log:
+        for path in (out, html):
+            client.log_artifact(run["run_id"], str(path), "model_card")
+    console.print(f"Model card: {out} and {html}"
+                  + (f"; logged to run {run['run_id'][:8]} under model_card/" if log else ""))
