@@ -75,7 +75,7 @@ def test_repro_trains_evaluates_and_registers_a_candidate(project):
 
     run_ref = json.loads((root / "artifacts" / "model" / "mlflow_run.json").read_text())
     client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
-    run = client.getrun(run_ref["run_id"])
+    run = client.get_run(run_ref["run_id"])
     assert "candidate_calibrated.auroc" in run.data.metrics
     version = client.get_model_version_by_alias(run_ref["registered_model"], "candidate")
     assert version.run_id == run_ref["run_id"]
