@@ -118,7 +118,7 @@ def run(n_development: int, n_test: int, seed: int, reachable, registries, param
 
     p_true = truth.set_index("patient_id").loc[test["patient_id"], "true_probability"].to_numpy()
     p_a = model_a.predict_proba(test)
-    low, high = probability_interval(a.replicates, test, INTERVAL_LEVEL)
+    low, high = probability_interval(a.replicates, test, INTERVAL_LEVEL, centre=p_a)
     draws = np.vstack([r.predict_proba(test) for r in a.replicates])
     centre, half = (low + high) / 2, (high - low) / 2
     # The same spread as a normal interval about A's prediction, for comparison: with 20

@@ -44,7 +44,8 @@ def score(scoring: ScoringModel, features: pd.DataFrame, labels: pd.Series | Non
     model = scoring.model
     ids = features[KEY].to_numpy()
     explanation = explain(model, features)
-    low, high = probability_interval(scoring.replicates, features, INTERVAL_LEVEL)
+    low, high = probability_interval(scoring.replicates, features, INTERVAL_LEVEL,
+                                     centre=explanation.calibrated_probability)
     if scoring.domain is not None:
         feature_label, feature_unit = words or ({}, {})
         ood, warnings, missing = flag(scoring.domain, model.layout, features, feature_label,
@@ -89,8 +90,8 @@ def explanation_meta(scoring: ScoringModel, run: dict, params, registries) -> di
                    "endpoint_window": list(params.target.endpoint_window),
                    "remission_max": instrument.remission_max},
         "interval": {"method": "bootstrap refits of the model "
-                               f"({len(scoring.replicates)} replicates), central "
-                               f"{INTERVAL_LEVEL:.0%} of their calibrated probabilities",
+                               f"({len(scoring.replicates)} replicates): the prediction plus or "
+                               "minus 1.96 standard deviations of their calibrated log-odds",
                      "level": INTERVAL_LEVEL},
         "base_probability": None,  # filled in from the explanation
         "development_prevalence": model.info.get("development_prevalence"),
