@@ -47,6 +47,22 @@ def _from_mlflow(uri: str, into: Path) -> tuple[ScoringModel, dict]:
     return ScoringModel.load(folders[0]), run
 
 
+def _settings(scoring: ScoringModel, params) -> dict:
+    """The feature settings the model was trained with; the current params for older models."""
+    current = {"target_instrument": params.target.instrument,
+               "baseline_window": list(params.target.baseline_window),
+               "prediction_day": params.features.prediction_day,
+               "biomarker_lookback_days": params.features.biomarker_lookback_days}
+    stored = scoring.model.info.get("feature_settings")
+    if stored is None:
+        return current
+    changed = sorted(k for k in stored if stored[k] != current.get(k))
+    if changed:
+        console.print(f"[yellow]Using the model's own feature settings for {', '.join(changed)}"
+                      " (configs/params.yaml differs).[/yellow]")
+    return stored
+
+
 def main(
     data: Path = typer.Option(..., "--data", help="Folder of contract tables for the new "
                               "patients (baseline data is enough)."),
@@ -81,11 +97,12 @@ def main(
         else:
             scoring = ScoringModel.load(model_dir / "candidate")
             run = json.loads((model_dir / "mlflow_run.json").read_text(encoding="utf-8"))
-        registry = build_registry(registries, params.target.instrument,
-                                  params.target.baseline_window,
-                                  params.features.biomarker_lookback_days)
+        settings = _settings(scoring, params)
+        registry = build_registry(registries, settings["target_instrument"],
+                                  tuple(settings["baseline_window"]),
+                                  settings["biomarker_lookback_days"])
         with console.status(f"Scoring {len(tables['patients']):,} patients"):
-            features = compute_features(known_on(tables, params.features.prediction_day),
+            features = compute_features(known_on(tables, settings["prediction_day"]),
                                         registry)
             predictions, explanations = score(scoring, features,
                                               words=feature_words(dictionary))

@@ -22,6 +22,13 @@ from pipeline.core.params import Params, load_params
 console = Console(stderr=True)
 
 
+def feature_settings(params: Params) -> dict:
+    return {"target_instrument": params.target.instrument,
+            "baseline_window": list(params.target.baseline_window),
+            "prediction_day": params.features.prediction_day,
+            "biomarker_lookback_days": params.features.biomarker_lookback_days}
+
+
 def _training_summary(outcome: TrainingOutcome, params: Params) -> dict:
     return {
         "candidate": outcome.candidate,
@@ -125,6 +132,11 @@ def main(
 
     out.mkdir(parents=True, exist_ok=True)
     split.to_parquet(out / "split.parquet", index=False)
+    # The feature settings travel with the model, so scoring new patients builds exactly the
+    # features it was trained on even if configs/params.yaml has changed since.
+    settings = feature_settings(params)
+    for model in outcome.models.values():
+        model.info["feature_settings"] = settings
     outcome.models[outcome.candidate].save(out / "candidate")
     outcome.models[outcome.comparator].save(out / "comparator")
     outcome.domain.save(out / "candidate" / "domain.json")

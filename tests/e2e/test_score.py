@@ -158,3 +158,39 @@ def test_served_mlflow_model_returns_calibrated_probabilities(model_dir, cohort,
         server.wait(timeout=30)
     served = pd.DataFrame(answer["predictions"])["calibrated_probability"].to_numpy()
     assert np.allclose(served, scoring.model.predict_proba(sample), atol=1e-9)
+
+
+def test_score_uses_the_models_feature_settings_not_changed_params(model_dir, new_patients,
+                                                                   tmp_path, repo):
+    import yaml
+
+    from models.artifact import ResponseModel
+
+    # Train-time settings travel with the model...
+    folder = tmp_path / "model"
+    import shutil
+    shutil.copytree(model_dir, folder)
+    model = ResponseModel.load(folder / "candidate")
+    model.info["feature_settings"] = {"target_instrument": "madrs",
+                                      "baseline_window": [-14, 0], "prediction_day": 0,
+                                      "biomarker_lookback_days": 90}
+    model.save(folder / "candidate")
+    # ...so a later change of prediction day in params does not leak into scoring.
+    params = yaml.safe_load((repo / "configs" / "params.yaml").read_text())
+    params["features"]["prediction_day"] = 14
+    changed = tmp_path / "params.yaml"
+    changed.write_text(yaml.safe_dump(params))
+
+    def scored(params_file, out):
+        result = runner.invoke(app, ["score", "--data", str(new_patients), "--out", str(out),
+                                     "--model-dir", str(folder), "--max-reports", "0",
+                                     "--dictionary", str(repo / "reports" / "features.json"),
+                                     "--params", str(params_file),
+                                     "--configs", str(repo / "configs")])
+        assert result.exit_code == 0, result.output
+        return pd.read_csv(out / "predictions.csv"), result.output
+
+    same, _ = scored(repo / "configs" / "params.yaml", tmp_path / "a")
+    other, output = scored(changed, tmp_path / "b")
+    assert "model's own feature settings" in output
+    pd.testing.assert_frame_equal(same, other)
