@@ -19,6 +19,7 @@ from features.build import compute_features
 from features.catalog import build_registry
 from features.records import known_on
 from models import tracking
+from models.references import model_version, parse_model_uri
 from models.report.writer import write_reports
 from models.scoring import ScoringModel, explanation_meta, feature_words, score, write_scored
 from pipeline.core.params import load_params
@@ -38,12 +39,11 @@ def _from_mlflow(uri: str, into: Path) -> tuple[ScoringModel, dict]:
     if not folders:
         raise FileNotFoundError(f"{uri} holds no txresponse model (no model.json)")
     run = {"registered_model": None, "version": None, "run_id": None, "uri": uri}
-    if uri.startswith("models:/"):
-        name, _, ref = uri.removeprefix("models:/").partition("@")
-        if ref:
-            version = mlflow.MlflowClient().get_model_version_by_alias(name, ref)
-            run |= {"registered_model": name, "version": version.version,
-                    "run_id": version.run_id}
+    reference = parse_model_uri(uri)
+    if reference is not None:
+        version = model_version(mlflow.MlflowClient(), reference)
+        run |= {"registered_model": reference.name, "version": version.version,
+                "run_id": version.run_id}
     return ScoringModel.load(folders[0]), run
 
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import json
-import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,12 +16,12 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from models.references import is_run_id, model_version, parse_model_uri
+
 PREDICTIONS = "evaluation/test_predictions.csv"
 EVALUATION = "evaluation/evaluation.json"
 # The model a run registers and whose test performance it logs: the calibrated candidate.
 ROLE = "candidate_calibrated"
-_RUN_ID = re.compile(r"^[0-9a-f]{32}$")
-_MODEL_URI = re.compile(r"^models:/(?P<name>[^/@]+)(?:@(?P<alias>[^/@]+)|/(?P<version>\d+))$")
 
 
 class UnknownRun(ValueError):
@@ -55,19 +54,17 @@ class Run:
 def resolve(reference: str, client: MlflowClient, registered_model: str) -> str:
     """The run id behind `reference`: a 32-hex run id, `models:/name@alias`,
     `models:/name/version`, or a bare alias (`champion`) of `registered_model`."""
-    match = _MODEL_URI.match(reference)
+    uri = parse_model_uri(reference)
     try:
-        if match and match["alias"]:
-            return client.get_model_version_by_alias(match["name"], match["alias"]).run_id
-        if match:
-            return client.get_model_version(match["name"], match["version"]).run_id
-        if _RUN_ID.match(reference):
+        if uri:
+            return model_version(client, uri).run_id
+        if is_run_id(reference):
             return client.get_run(reference).info.run_id
         return client.get_model_version_by_alias(registered_model, reference).run_id
     except MlflowException:
         pass
-    if match or not _RUN_ID.match(reference):
-        name = match["name"] if match else registered_model
+    if uri or not is_run_id(reference):
+        name = uri.name if uri else registered_model
         raise UnknownRun(f"{reference!r} is not an alias or version of the registered model "
                          f"{name!r} in this tracking store (is the model registered, and the "
                          f"alias set?)")

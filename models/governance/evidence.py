@@ -17,6 +17,8 @@ from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
+from models.references import model_version, parse_model_uri
+
 ROLE = "candidate_calibrated"  # the registered pyfunc predicts the calibrated candidate
 
 
@@ -41,14 +43,11 @@ def resolve_version(client: MlflowClient, reference: str, registered_model: str)
     registered from that run)."""
     try:
         if reference.startswith("models:/"):
-            name, _, rest = reference.removeprefix("models:/").partition("/")
-            if "@" in name:
-                name, alias = name.split("@", 1)
-                return client.get_model_version_by_alias(name, alias)
-            if not rest:
+            uri = parse_model_uri(reference)
+            if uri is None:
                 raise UnknownReference(f"{reference!r}: expected models:/NAME/VERSION or "
                                       "models:/NAME@ALIAS")
-            return client.get_model_version(name, rest)
+            return model_version(client, uri)
         versions = client.search_model_versions(
             f"name = '{registered_model}' and run_id = '{reference}'")
         if versions:
