@@ -112,7 +112,6 @@ def make_messy(tables: dict[str, pd.DataFrame], seed: int,
         str(c.rng.integers(1, 30)) for _ in range(len(rows))])           # starts after day 0
     c.set_cells("treatments", "treatment_class", "SSRI", treatments["treatment_class"] == "ssri")
 
-    biomarkers = c.tables["biomarkers"]
     c.set_cells("biomarkers", "value", "-1")                             # below every range
     c.set_cells("biomarkers", "marker", "tsh_mu_l")                      # not in the registry
     c.add_copies("biomarkers")
