@@ -38,14 +38,17 @@ class ResponseModel:
     hyperparameters: dict
     info: dict = field(default_factory=dict)  # provenance: target, data digest, versions, CV
 
+    @property
+    def booster(self) -> lgb.Booster:
+        """The LightGBM booster, whether fitted here (LGBMClassifier) or loaded from disk."""
+        return getattr(self.estimator, "booster_", self.estimator)
+
     # --- prediction -----------------------------------------------------------------------
     def model_logodds(self, features: pd.DataFrame) -> np.ndarray:
         """Uncalibrated log-odds of response (the scale SHAP explains)."""
         frame = self.layout.frame(features)
         if self.classifier == "lightgbm":
-            booster = self.estimator.booster_ if hasattr(self.estimator, "booster_") \
-                else self.estimator
-            return booster.predict(frame, raw_score=True)
+            return self.booster.predict(frame, raw_score=True)
         return self.estimator.decision_function(frame)
 
     def predict_uncalibrated(self, features: pd.DataFrame) -> np.ndarray:
@@ -61,9 +64,7 @@ class ResponseModel:
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         if self.classifier == "lightgbm":
-            booster = self.estimator.booster_ if hasattr(self.estimator, "booster_") \
-                else self.estimator
-            booster.save_model(str(folder / "lightgbm.txt"))
+            self.booster.save_model(str(folder / "lightgbm.txt"))
         else:
             sio.dump(self.estimator, folder / "logistic.skops")
             _canonical_skops(folder / "logistic.skops")

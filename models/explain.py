@@ -54,9 +54,7 @@ def model_contributions(model: ResponseModel, features: pd.DataFrame) -> tuple[f
     """(base, contributions) on the model's own log-odds scale, per feature."""
     frame = model.layout.frame(features)
     if model.classifier == "lightgbm":
-        booster = model.estimator.booster_ if hasattr(model.estimator, "booster_") \
-            else model.estimator
-        raw = booster.predict(frame, pred_contrib=True)
+        raw = model.booster.predict(frame, pred_contrib=True)
         return float(raw[0, -1]) if len(raw) else 0.0, raw[:, :-1]
     design = model.estimator.named_steps["design"]
     classifier = model.estimator.named_steps["classifier"]
