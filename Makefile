@@ -13,7 +13,7 @@ $(BIN)/python:
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check "pip==$(PIP_VERSION)"
 
 $(STAMP): $(BIN)/python pyproject.toml requirements.lock
-	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev]"
+	$(BIN)/pip install --quiet --disable-pip-version-check -c requirements.lock -e ".[dev,bench]"
 	touch $(STAMP)
 
 install: $(STAMP)
@@ -35,7 +35,7 @@ lock:
 	rm -rf .lock-venv
 	$(PYTHON) -m venv .lock-venv
 	.lock-venv/bin/python -m pip install --quiet "pip==$(PIP_VERSION)"
-	.lock-venv/bin/pip install --quiet ".[dev]"
+	.lock-venv/bin/pip install --quiet ".[dev,bench]"
 	.lock-venv/bin/pip freeze --exclude txresponse > requirements.lock
 	rm -rf .lock-venv
 
