@@ -4,33 +4,41 @@ New patients pass the same de-identification gate and checks as training data, g
 features (only what is known on the prediction day, so no endpoint is needed), and are scored
 by exactly the model that was evaluated: by default the one the pipeline last trained, or any
 MLflow model URI (`models:/<name>@champion`, `runs:/<id>/...`).
+
+Any number of patients: the folder is split into chunks of whole patients (the gate and the
+structural checks see every row first), each chunk is scored on its own and appended, and
+reports are rendered only for the patients asked for. See pipeline/score_chunks.py.
 """
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
+import time
+from collections import Counter
 from pathlib import Path
 
 import mlflow
+import pandas as pd
 import typer
 from rich.console import Console
+from rich.progress import Progress
 
-from features.build import compute_features
-from features.catalog import build_registry
-from features.records import known_on
 from models import tracking
 from models.references import model_version, parse_model_uri
 from models.report.writer import write_reports
-from models.scoring import ScoringModel, explanation_meta, feature_words, score, write_scored
+from models.scoring import ScoringModel, explanation_meta, write_scored
+from pipeline.core.contract import contract_tables
 from pipeline.core.params import load_params
 from pipeline.core.registries import load_registries
+from pipeline.score_chunks import FORMATS, ScoringJob, run_chunks
+from pipeline.validation.chunks import partition
 from pipeline.validation.errors import StructuralError
-from pipeline.validation.run import validate_folder
 
 console = Console(stderr=True)
 
 
-def _from_mlflow(uri: str, into: Path) -> tuple[ScoringModel, dict]:
+def _from_mlflow(uri: str, into: Path) -> tuple[Path, dict]:
     """Download a logged model and find the saved ResponseModel folder inside it."""
     tracking.use_store()
     local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(into)))
@@ -44,7 +52,7 @@ def _from_mlflow(uri: str, into: Path) -> tuple[ScoringModel, dict]:
         version = model_version(mlflow.MlflowClient(), reference)
         run |= {"registered_model": reference.name, "version": version.version,
                 "run_id": version.run_id}
-    return ScoringModel.load(folders[0]), run
+    return folders[0], run
 
 
 def _settings(scoring: ScoringModel, params) -> dict:
@@ -63,11 +71,26 @@ def _settings(scoring: ScoringModel, params) -> dict:
     return stored
 
 
+def _report_ids(text: str | None) -> list[str] | None:
+    if text is None:
+        return None
+    ids = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
+    if not ids:
+        raise typer.BadParameter("give at least one patient id", param_hint="--patients")
+    return ids
+
+
+def _stop(error: StructuralError) -> typer.Exit:
+    console.print(f"[bold red]score stopped[/] (exit {int(error.code)}):", highlight=False)
+    console.print(str(error), highlight=False, markup=False, soft_wrap=True)
+    return typer.Exit(int(error.code))
+
+
 def main(
     data: Path = typer.Option(..., "--data", help="Folder of contract tables for the new "
                               "patients (baseline data is enough)."),
-    out: Path = typer.Option(..., "--out", help="Folder for predictions.csv, explanations.csv "
-                             "and patients/*.html."),
+    out: Path = typer.Option(..., "--out", help="Folder for predictions, explanations, "
+                             "quarantine/ and patients/*.html."),
     model_uri: str = typer.Option(None, "--model-uri", help="MLflow model URI; default: the "
                                   "model the pipeline last trained (--model-dir)."),
     model_dir: Path = typer.Option(Path("artifacts/model"), "--model-dir",
@@ -75,44 +98,121 @@ def main(
     dictionary: Path = typer.Option(Path("reports/features.json"), "--dictionary",
                                     help="Feature dictionary (plain-language names)."),
     max_reports: int = typer.Option(1000, "--max-reports", min=0,
-                                    help="Write at most this many patient reports."),
+                                    help="Write at most this many patient reports (default: "
+                                         "the first ones, in patients-table order)."),
+    report_patients: str = typer.Option(None, "--patients",
+                                        help="Comma-separated patient ids to write reports "
+                                             "for, instead of the first --max-reports."),
+    chunk_patients: int = typer.Option(50_000, "--chunk-patients", min=1,
+                                       help="Patients validated and scored at a time; memory "
+                                            "grows with this, not with the folder."),
+    workers: int = typer.Option(1, "--workers", min=1,
+                                help="Processes scoring chunks in parallel (at most the "
+                                     "number of CPU cores); each holds one chunk."),
+    file_format: str = typer.Option("csv", "--format", help="csv or parquet (faster and "
+                                    "smaller for large registries)."),
     params_file: Path = typer.Option(Path("configs/params.yaml"), "--params", help="Params."),
     config_dir: Path = typer.Option(Path("configs"), "--configs", help="Registries."),
 ) -> None:
     """Score new patients with the trained model: predictions, explanations and reports."""
+    if file_format not in FORMATS:
+        raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
+    started = time.perf_counter()
     params, registries = load_params(params_file), load_registries(config_dir)
-    try:
-        outcomes, summary = validate_folder(data, registries,
-                                            params.validation.max_quarantine_fraction)
-    except StructuralError as error:
-        console.print(f"[bold red]score stopped[/] (exit {int(error.code)}):", highlight=False)
-        console.print(str(error), highlight=False, markup=False, soft_wrap=True)
-        raise typer.Exit(int(error.code)) from None
-    tables = {name: outcome.passed for name, outcome in outcomes.items()}
-    quarantined = sum(t["quarantined"] for t in summary["tables"].values())
+    wanted = _report_ids(report_patients)
+    tables = contract_tables(registries)
+    with tempfile.TemporaryDirectory() as scratch_name:
+        scratch = Path(scratch_name)
+        try:
+            with console.status("Reading and checking every table"):
+                split = partition(data, tables, scratch / "chunks", chunk_patients)
+        except StructuralError as error:
+            raise _stop(error) from None
+        if wanted is not None:
+            unknown = [i for i in wanted if i not in split.patient_ids]
+            if unknown:  # checked before any scoring, so a typo costs nothing
+                raise typer.BadParameter(
+                    f"{len(unknown)} id(s) are not in the patients table: "
+                    f"{', '.join(map(repr, unknown[:5]))}", param_hint="--patients")
+        partition_seconds = time.perf_counter() - started
 
-    with tempfile.TemporaryDirectory() as scratch:
         if model_uri:
-            scoring, run = _from_mlflow(model_uri, Path(scratch))
+            model_folder, run = _from_mlflow(model_uri, scratch / "model")
         else:
-            scoring = ScoringModel.load(model_dir / "candidate")
+            model_folder = model_dir / "candidate"
             run = json.loads((model_dir / "mlflow_run.json").read_text(encoding="utf-8"))
-        settings = _settings(scoring, params)
-        registry = build_registry(registries, settings["target_instrument"],
-                                  tuple(settings["baseline_window"]),
-                                  settings["biomarker_lookback_days"])
-        with console.status(f"Scoring {len(tables['patients']):,} patients"):
-            features = compute_features(known_on(tables, settings["prediction_day"]),
-                                        registry)
-            predictions, explanations = score(scoring, features,
-                                              words=feature_words(dictionary))
+        scoring = ScoringModel.load(model_folder)
+        job = ScoringJob(
+            partition=split, model_folder=model_folder, settings=_settings(scoring, params),
+            config_dir=config_dir, dictionary=dictionary, parts=scratch / "parts",
+            file_format=file_format, report_ids=frozenset(wanted) if wanted else None,
+            report_count=max_reports)
+        out.mkdir(parents=True, exist_ok=True)
+        for stale in (out / "quarantine",):
+            if stale.exists():  # appended to chunk by chunk: never onto a previous run's rows
+                shutil.rmtree(stale)
+        with Progress(*Progress.get_default_columns(), console=console) as progress:
+            task = progress.add_task(f"Scoring {len(split.patient_ids):,} patients",
+                                     total=split.n_chunks)
+            results = run_chunks(job, out, workers,
+                                 on_chunk=lambda _: progress.advance(task),
+                                 loaded=job.load(scoring) if workers == 1 else None)
         meta = explanation_meta(scoring, run, params, registries)
-    write_scored(out, predictions, explanations, meta)
-    written = None
-    if max_reports and len(predictions):
-        written = write_reports(out / "predictions.csv", out / "explanations.csv",
-                                out / "explanations_meta.json", dictionary, out / "patients",
-                                patient_ids=None, max_patients=max_reports)
-    console.print(f"Scored {len(predictions):,} patients ({quarantined:,} rows quarantined); "
-                  f"{int(predictions['out_of_distribution'].sum()):,} flagged out of "
-                  f"distribution; {written.reports if written else 0:,} reports. Wrote {out}/")
+
+        reports_started = time.perf_counter()
+        written = _write_reports(results, meta, out, dictionary, wanted, max_reports, scratch)
+        reports_seconds = time.perf_counter() - reports_started
+
+    summary = _summary(results, split, partition_seconds, reports_seconds,
+                       time.perf_counter() - started, written, chunk_patients, workers,
+                       file_format)
+    (out / "score_summary.json").write_text(json.dumps(summary, indent=2) + "\n",
+                                            encoding="utf-8")
+    quarantined = sum(summary["quarantined"].values())
+    console.print(f"Scored {summary['patients']:,} patients in {summary['chunks']:,} chunk(s) "
+                  f"({quarantined:,} rows quarantined, see {out / 'quarantine'}/); "
+                  f"{summary['out_of_distribution']:,} flagged out of distribution; "
+                  f"{summary['reports']:,} reports. Wrote {out}/ in "
+                  f"{summary['seconds']['total']:.1f} s.", highlight=False)
+
+
+def _write_reports(results, meta: dict, out: Path, dictionary: Path, wanted: list[str] | None,
+                   max_reports: int, scratch: Path):
+    """Reports from the rows kept while scoring: the first `max_reports` patients, or `wanted`
+    (in the order given)."""
+    predictions = pd.concat([r.report_predictions for r in results], ignore_index=True)
+    if wanted is None:
+        predictions = predictions.head(max_reports)
+    if not max_reports or predictions.empty:
+        return None
+    explanations = pd.concat([r.report_explanations for r in results], ignore_index=True)
+    explanations = explanations[explanations["patient_id"].isin(predictions["patient_id"])]
+    folder = scratch / "reports"
+    write_scored(folder, predictions, explanations, meta)
+    return write_reports(folder / "predictions.csv", folder / "explanations.csv",
+                         folder / "explanations_meta.json", dictionary, out / "patients",
+                         patient_ids=wanted, max_patients=max_reports)
+
+
+def _summary(results, split, partition_seconds: float, reports_seconds: float, total: float,
+             written, chunk_patients: int, workers: int, file_format: str) -> dict:
+    seconds = {"partition": partition_seconds}
+    for phase in results[0].seconds if results else ():
+        seconds[phase] = sum(r.seconds[phase] for r in results)
+    seconds |= {"reports": reports_seconds, "total": total}
+    rows_in = sum((r.rows_in for r in results), Counter())
+    quarantined = sum((r.quarantined for r in results), Counter())
+    return {
+        "patients": sum(r.patients for r in results),
+        "patients_in_table": len(split.patient_ids),
+        "chunks": split.n_chunks, "chunk_patients": chunk_patients, "workers": workers,
+        "format": file_format,
+        "rows_in": {name: rows_in.get(name, 0) for name in split.rows_in},
+        "rows_read": split.rows_in,
+        "quarantined": {name: quarantined.get(name, 0) for name in split.rows_in},
+        "out_of_distribution": sum(r.out_of_distribution for r in results),
+        "reports": written.reports if written else 0,
+        # Phases are summed over chunks; with several workers they overlap in time, so they
+        # can add up to more than the total.
+        "seconds": {k: round(v, 3) for k, v in seconds.items()},
+    }

@@ -133,6 +133,12 @@ def find_identifiers(raw: RawTable, table: Table) -> list[Finding]:
 
 def deidentification_gate(raws: dict[str, RawTable], tables: dict[str, Table]) -> None:
     """Raise a StructuralError listing every finding in every table, or return quietly."""
-    findings = [f for name, raw in raws.items() for f in find_identifiers(raw, tables[name])]
-    if findings:
-        raise StructuralError(ExitCode.IDENTIFIERS_FOUND, findings)
+    refuse_identifiers([f for name, raw in raws.items()
+                        for f in find_identifiers(raw, tables[name])])
+
+
+def refuse_identifiers(findings: list[Finding]) -> None:
+    """Raise for the findings (each listed once, in order), or return quietly when none."""
+    unique = list(dict.fromkeys(findings))
+    if unique:
+        raise StructuralError(ExitCode.IDENTIFIERS_FOUND, unique)

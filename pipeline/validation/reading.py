@@ -80,9 +80,8 @@ def check_delimiter(header_line: str, file: str) -> None:
                 f"columns are separated by {described}, not commas", _RESAVE)
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    file = path.name
-    text = decode_utf8(path.read_bytes(), file)
+def check_header(text: str, file: str) -> None:
+    """Refuse a CSV whose first line is blank, uses another delimiter or repeats a name."""
     header_line = text.split("\n", 1)[0].rstrip("\r")
     if not header_line.strip():
         raise StructuralError.one(
@@ -95,35 +94,57 @@ def _read_csv(path: Path) -> pd.DataFrame:
         raise StructuralError.one(
             ExitCode.UNREADABLE_FILE, file, repeated[0], "the column name appears more than once",
             "Give every column a distinct name.")
+
+
+def malformed_rows(file: str, error: Exception) -> StructuralError:
+    line = re.search(r"line (\d+)", str(error))
+    where = f" (line {line.group(1)})" if line else ""
+    return StructuralError.one(
+        ExitCode.UNREADABLE_FILE, file, None,
+        f"a row has more fields than the header{where}, or the quoting is broken",
+        "Check that every row has as many commas as the header and that quotes are closed.")
+
+
+def as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """Every cell a string; a short row's missing trailing cells become empty cells, like ",,"."""
+    return frame.fillna("").astype(str)
+
+
+def _read_csv(path: Path) -> pd.DataFrame:
+    file = path.name
+    text = decode_utf8(path.read_bytes(), file)
+    check_header(text, file)
     try:
         frame = pd.read_csv(io.StringIO(text), dtype=str, keep_default_na=False,
                             na_filter=False, skip_blank_lines=True)
     except (pd.errors.ParserError, ValueError) as error:
-        line = re.search(r"line (\d+)", str(error))
-        where = f" (line {line.group(1)})" if line else ""
-        raise StructuralError.one(
-            ExitCode.UNREADABLE_FILE, file, None,
-            f"a row has more fields than the header{where}, or the quoting is broken",
-            "Check that every row has as many commas as the header and that quotes are closed."
-        ) from None
-    # A short row leaves its trailing cells missing; those are empty cells, like ",,".
-    return frame.fillna("").astype(str)
+        raise malformed_rows(file, error) from None
+    return as_text(frame)
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
-    try:
-        frame = pd.read_parquet(path)
-    except Exception:  # noqa: BLE001 - any failure here means the file cannot be used
-        raise StructuralError.one(
-            ExitCode.UNREADABLE_FILE, path.name, None, "the file is not a readable Parquet file",
-            "Re-export the table, or provide it as UTF-8 CSV instead.") from None
+def parquet_as_text(frame: pd.DataFrame) -> pd.DataFrame:
+    """A Parquet table's cells as the strings a CSV export would hold."""
     text = {}
     for column in frame.columns:
         values = frame[column]
         if pd.api.types.is_datetime64_any_dtype(values):
             values = values.dt.strftime("%Y-%m-%d")  # left as text for the de-identification gate
         text[str(column)] = values.astype("string").fillna("").astype(str)
-    return pd.DataFrame(text, index=pd.RangeIndex(len(frame)))
+    return pd.DataFrame(text, index=frame.index)
+
+
+def unreadable_parquet(file: str) -> StructuralError:
+    return StructuralError.one(
+        ExitCode.UNREADABLE_FILE, file, None, "the file is not a readable Parquet file",
+        "Re-export the table, or provide it as UTF-8 CSV instead.")
+
+
+def _read_parquet(path: Path) -> pd.DataFrame:
+    try:
+        frame = pd.read_parquet(path)
+    except Exception:  # noqa: BLE001 - any failure here means the file cannot be used
+        raise unreadable_parquet(path.name) from None
+    return parquet_as_text(frame.reset_index(drop=True))
 
 
 def read_table(path: Path, name: str) -> RawTable:
@@ -133,11 +154,17 @@ def read_table(path: Path, name: str) -> RawTable:
 
 def read_raw_tables(folder: Path, required: dict[str, bool]) -> dict[str, RawTable]:
     """Every contract table present in `folder`; `required` maps table name -> required."""
+    return {name: read_table(path, name)
+            for name, path in locate_tables(folder, required).items()}
+
+
+def locate_tables(folder: Path, required: dict[str, bool]) -> dict[str, Path]:
+    """The file of every contract table present in `folder`; a missing required one stops."""
     if not folder.is_dir():
         raise StructuralError.one(
             ExitCode.MISSING_INPUT, str(folder), None, "the raw data folder does not exist",
             "Point --raw (data.raw_dir in configs/params.yaml) at the folder of tables.")
-    tables: dict[str, RawTable] = {}
+    paths: dict[str, Path] = {}
     for name, is_required in required.items():
         path = find_table_file(folder, name)
         if path is None:
@@ -147,5 +174,5 @@ def read_raw_tables(folder: Path, required: dict[str, bool]) -> dict[str, RawTab
                     f"the required table '{name}' is missing from {folder}",
                     f"Add {name}.csv (or {name}.parquet); see docs/data-contract.md.")
             continue
-        tables[name] = read_table(path, name)
-    return tables
+        paths[name] = path
+    return paths

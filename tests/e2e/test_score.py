@@ -194,3 +194,125 @@ def test_score_uses_the_models_feature_settings_not_changed_params(model_dir, ne
     other, output = scored(changed, tmp_path / "b")
     assert "model's own feature settings" in output
     pd.testing.assert_frame_equal(same, other)
+
+
+def _score(data: Path, out: Path, model_dir: Path, repo: Path, *extra: str):
+    return runner.invoke(app, ["score", "--data", str(data), "--out", str(out),
+                               "--model-dir", str(model_dir),
+                               "--dictionary", str(repo / "reports" / "features.json"),
+                               "--params", str(repo / "configs" / "params.yaml"),
+                               "--configs", str(repo / "configs"), *extra])
+
+
+@pytest.fixture(scope="module")
+def messy_patients(tmp_path_factory, new_patients):
+    """The new patients with realistic faults, so that some rows are quarantined."""
+    from pipeline.core.registries import load_registries
+    from pipeline.simulation.messy import make_messy
+
+    repo = Path(__file__).resolve().parents[2]
+    instruments = load_registries(repo / "configs").instruments
+    tables = {p.stem: pd.read_csv(p, dtype=str, keep_default_na=False)
+              for p in new_patients.glob("*.csv")}
+    typed = {name: pd.read_csv(new_patients / f"{name}.csv") for name in tables}
+    messy = make_messy(typed, seed=4, instrument_max={k: i.max for k, i in instruments.items()})
+    folder = tmp_path_factory.mktemp("messy-new")
+    for name, table in messy.items():
+        table.to_csv(folder / f"{name}.csv", index=False)
+    return folder
+
+
+def test_chunk_size_and_workers_do_not_change_a_single_byte(model_dir, messy_patients,
+                                                            tmp_path, repo):
+    whole, chunked, parallel = tmp_path / "whole", tmp_path / "chunked", tmp_path / "parallel"
+    assert _score(messy_patients, whole, model_dir, repo).exit_code == 0
+    result = _score(messy_patients, chunked, model_dir, repo, "--chunk-patients", "17")
+    assert result.exit_code == 0, result.output
+    result = _score(messy_patients, parallel, model_dir, repo, "--chunk-patients", "17",
+                    "--workers", "2")
+    assert result.exit_code == 0, result.output
+    assert json.loads((chunked / "score_summary.json").read_text())["chunks"] > 5
+    for name in ("predictions.csv", "explanations.csv"):
+        assert (chunked / name).read_bytes() == (whole / name).read_bytes()
+        assert (parallel / name).read_bytes() == (whole / name).read_bytes()
+    for table in (whole / "quarantine").glob("*.csv"):
+        rows = pd.read_csv(table, dtype=str).sort_values("source_line", key=lambda s: s.astype(int))
+        other = pd.read_csv(chunked / "quarantine" / table.name, dtype=str)
+        other = other.sort_values("source_line", key=lambda s: s.astype(int))
+        pd.testing.assert_frame_equal(rows.reset_index(drop=True), other.reset_index(drop=True))
+
+
+def test_every_row_read_is_scored_or_quarantined_with_a_reason(model_dir, messy_patients,
+                                                              tmp_path, repo):
+    result = _score(messy_patients, tmp_path, model_dir, repo, "--chunk-patients", "25")
+    assert result.exit_code == 0, result.output
+    summary = json.loads((tmp_path / "score_summary.json").read_text())
+    assert sum(summary["quarantined"].values()) > 0
+    for name, rows in summary["rows_read"].items():
+        source = pd.read_csv(messy_patients / f"{name}.csv", dtype=str, keep_default_na=False)
+        assert rows == summary["rows_in"][name] == len(source)
+        path = tmp_path / "quarantine" / f"{name}.csv"
+        quarantined = pd.read_csv(path, dtype=str) if path.exists() else pd.DataFrame()
+        assert len(quarantined) == summary["quarantined"][name]
+        if len(quarantined):
+            assert quarantined["reason"].str.len().gt(0).all()
+    predictions = pd.read_csv(tmp_path / "predictions.csv", dtype={"patient_id": str})
+    assert len(predictions) == summary["patients"]
+    assert summary["patients"] + summary["quarantined"]["patients"] == \
+        summary["rows_in"]["patients"]
+
+
+def test_reports_only_for_the_patients_asked_for(model_dir, new_patients, tmp_path, repo):
+    ids = pd.read_csv(new_patients / "patients.csv", dtype=str)["patient_id"]
+    asked = [ids.iloc[90], ids.iloc[3]]
+    result = _score(new_patients, tmp_path / "out", model_dir, repo, "--chunk-patients", "30",
+                    "--patients", ",".join(asked))
+    assert result.exit_code == 0, result.output
+    written = sorted(p.name for p in (tmp_path / "out" / "patients").glob("*.html"))
+    assert len(written) == 3 and "index.html" in written
+    index = (tmp_path / "out" / "patients" / "index.html").read_text()
+    assert asked[0] in index and asked[1] in index
+    refused = _score(new_patients, tmp_path / "typo", model_dir, repo,
+                     "--patients", "no-such-patient")
+    assert refused.exit_code != 0
+    assert not (tmp_path / "typo" / "predictions.csv").exists()  # refused before scoring
+
+
+def test_parquet_output_holds_the_same_values_as_csv(model_dir, new_patients, tmp_path, repo):
+    assert _score(new_patients, tmp_path / "csv", model_dir, repo,
+                  "--max-reports", "0").exit_code == 0
+    result = _score(new_patients, tmp_path / "pq", model_dir, repo, "--format", "parquet",
+                    "--chunk-patients", "50", "--max-reports", "0")
+    assert result.exit_code == 0, result.output
+    for name in ("predictions", "explanations"):
+        from_csv = pd.read_csv(tmp_path / "csv" / f"{name}.csv", dtype={"patient_id": str})
+        from_parquet = pd.read_parquet(tmp_path / "pq" / f"{name}.parquet")
+        assert len(from_csv) == len(from_parquet)
+        for column in ("calibrated_probability", "contribution_logodds"):
+            if column in from_csv:
+                assert np.allclose(from_csv[column], from_parquet[column], rtol=0, atol=1e-15)
+        assert (from_csv["patient_id"] == from_parquet["patient_id"]).all()
+
+
+def test_replicates_share_one_model_matrix_without_changing_a_prediction(model_dir,
+                                                                        new_patients, repo):
+    from features.build import compute_features
+    from features.catalog import build_registry
+    from features.records import known_on
+    from models.calibration import logit
+    from models.scoring import replicate_logodds
+    from pipeline.core.params import load_params
+    from pipeline.core.registries import load_registries
+    from pipeline.validation.run import validate_folder
+
+    registries = load_registries(repo / "configs")
+    params = load_params(repo / "configs" / "params.yaml")
+    outcomes, _ = validate_folder(new_patients, registries, 1.0)
+    registry = build_registry(registries, params.target.instrument,
+                              tuple(params.target.baseline_window),
+                              params.features.biomarker_lookback_days)
+    features = compute_features(known_on({n: o.passed for n, o in outcomes.items()}, 0),
+                                registry)
+    replicates = ScoringModel.load(model_dir / "candidate").replicates
+    one_by_one = np.vstack([logit(r.predict_proba(features)) for r in replicates])
+    assert np.abs(replicate_logodds(replicates, features) - one_by_one).max() < 1e-12
