@@ -95,6 +95,17 @@ def _content_reasons(values: pd.Series, kind: str | None) -> list[str]:
     return reasons
 
 
+def looks_identifying(values: pd.Series, kind: str | None) -> pd.Series:
+    """Per value, whether any of the gate's content patterns for a column of this kind matches.
+    The simulator uses it so that none of its random pseudonymous ids trips the gate."""
+    patterns = dict(_ALWAYS) | ({} if kind in _NUMERIC_KINDS else _TEXT_ONLY)
+    patterns |= _ID_ONLY if kind == "id" else {}
+    hit = pd.Series(False, index=values.index)
+    for pattern in patterns.values():
+        hit |= values.str.contains(pattern, case=False, regex=True)
+    return hit
+
+
 def _age_finding(raw: RawTable, column: str) -> Finding | None:
     ages = pd.to_numeric(raw.frame[column], errors="coerce")
     if ((ages > AGE_TOP_CODE - 1) & (ages != AGE_TOP_CODE)).any():
