@@ -32,6 +32,9 @@ SEARCH_SPACES = {
         "n_knots": [3, 4, 5],
     },
 }
+# Logistic hyperparameters that shape the design matrix (the rest belong to the regression):
+# the search builds each fold's design once per setting of these and reuses it across C.
+LOGISTIC_DESIGN_PARAMETERS = ("n_knots",)
 
 
 def make_lightgbm(seed: int, **hyper) -> lgb.LGBMClassifier:

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from threadpoolctl import threadpool_limits
 
 from models.artifact import ResponseModel
 from models.calibration import fit_calibrator
@@ -43,6 +44,19 @@ def development_data(features: pd.DataFrame, labels: pd.DataFrame,
 def train(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame, *, model: str,
           calibrator: str, cv_folds: int, search_budget: int, seed: int,
           uncertainty_replicates: int = 0, progress=None) -> TrainingOutcome:
+    # One BLAS thread. The matrices are small (thousands of rows, a few hundred design
+    # columns): a multi-threaded OpenBLAS spends more time handing work between threads than
+    # computing, and on a busy 2-core machine the logistic fits ran 10-40 times slower than on
+    # one thread (docs/training.md, "Training cost"). LightGBM already runs on one thread.
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _train(features, labels, split, model=model, calibrator=calibrator,
+                      cv_folds=cv_folds, search_budget=search_budget, seed=seed,
+                      uncertainty_replicates=uncertainty_replicates, progress=progress)
+
+
+def _train(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame, *, model: str,
+           calibrator: str, cv_folds: int, search_budget: int, seed: int,
+           uncertainty_replicates: int, progress) -> TrainingOutcome:
     dev, y = development_data(features, labels, split)
     layout = FeatureLayout.fit(dev)
     X = layout.frame(dev)
