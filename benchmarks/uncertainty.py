@@ -48,7 +48,7 @@ from models.scoring import INTERVAL_LEVEL
 from models.split import DEVELOPMENT
 from models.training import development_data, train
 from models.tuning import out_of_fold
-from models.uncertainty import probability_interval
+from models.scoring import probability_interval
 from pipeline.core.params import load_params
 from pipeline.core.registries import load_registries
 

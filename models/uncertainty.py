@@ -11,13 +11,12 @@ probability itself expresses. Coverage is measured in benchmarks/uncertainty.py.
 from __future__ import annotations
 
 from pathlib import Path
-from statistics import NormalDist
 
 import numpy as np
 import pandas as pd
 
 from models.artifact import ResponseModel
-from models.calibration import expit, fit_calibrator, logit
+from models.calibration import fit_calibrator
 from models.factory import make_classifier
 from models.layout import FeatureLayout
 
@@ -53,24 +52,3 @@ def load_replicates(folder: Path) -> list[ResponseModel]:
     if not folder.exists():
         return []
     return [ResponseModel.load(path) for path in sorted(folder.iterdir()) if path.is_dir()]
-
-
-def probability_interval(replicates: list[ResponseModel], features: pd.DataFrame,
-                         level: float = 0.95,
-                         centre: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """(low, high) per patient; NaN when there are no replicates.
-
-    A normal interval on the log-odds scale: the patient's calibrated prediction (`centre`)
-    plus or minus z x the standard deviation of the replicates' log-odds, mapped back to a
-    probability. Percentiles of 20 draws would sit near the two most extreme draws and give
-    about a 90 % interval, not 95 % (benchmarks/uncertainty.py); the log-odds scale keeps the
-    interval inside (0, 1) and asymmetric near the ends, as a probability's should be.
-    Without `centre`, the replicates' mean log-odds is the centre.
-    """
-    if not replicates:
-        nan = np.full(len(features), np.nan)
-        return nan, nan
-    draws = logit(np.vstack([r.predict_proba(features) for r in replicates]))
-    middle = draws.mean(axis=0) if centre is None else logit(centre)
-    half = NormalDist().inv_cdf(0.5 + level / 2) * draws.std(axis=0, ddof=1)
-    return expit(middle - half), expit(middle + half)

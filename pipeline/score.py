@@ -169,8 +169,9 @@ def main(
     (out / "score_summary.json").write_text(json.dumps(summary, indent=2) + "\n",
                                             encoding="utf-8")
     quarantined = sum(summary["quarantined"].values())
+    where = f", see {out / 'quarantine'}/" if quarantined else ""
     console.print(f"Scored {summary['patients']:,} patients in {summary['chunks']:,} chunk(s) "
-                  f"({quarantined:,} rows quarantined, see {out / 'quarantine'}/); "
+                  f"({quarantined:,} rows quarantined{where}); "
                   f"{summary['out_of_distribution']:,} flagged out of distribution; "
                   f"{summary['reports']:,} reports. Wrote {out}/ in "
                   f"{summary['seconds']['total']:.1f} s.", highlight=False)
