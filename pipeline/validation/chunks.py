@@ -142,6 +142,15 @@ def _write_piece(piece: pd.DataFrame, chunks: np.ndarray, folder: Path, number: 
         pq.write_table(part, folder / f"{int(sorted_chunks[start]):06d}-{number:06d}.parquet")
 
 
+def _ungated(piece: pd.DataFrame, layout: Partition) -> pd.DataFrame:
+    """The piece as the gate needs to see it: ids of the patients table were checked there,
+    so they are blanked here (the gate skips empty cells) instead of checked once per table."""
+    if "patient_id" not in piece.columns:
+        return piece
+    known = layout.patient_ids.get_indexer(piece["patient_id"]) >= 0
+    return piece.assign(patient_id=piece["patient_id"].where(~known, ""))
+
+
 def partition(folder: Path, tables: dict[str, Table], scratch: Path,
               chunk_patients: int, read_rows: int = READ_ROWS) -> Partition:
     """Read every table once, run the gate and the structural checks on all of it, and write
@@ -168,7 +177,8 @@ def partition(folder: Path, tables: dict[str, Table], scratch: Path,
         rows_in[name] = 0
         for number, piece in enumerate(read_pieces(path, read_rows)):
             if name != "patients":
-                findings += find_identifiers(RawTable(name, path.name, piece), tables[name])
+                findings += find_identifiers(RawTable(name, path.name, _ungated(piece, layout)),
+                                             tables[name])
             heads.setdefault(name, piece)
             rows_in[name] += len(piece)
             if len(piece) and "patient_id" in piece.columns:

@@ -11,6 +11,7 @@
 """
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from pipeline.validation.checks import combine, failures
@@ -38,8 +39,12 @@ def conflicting_scores(assessments: pd.DataFrame, failed_rows: pd.Index) -> pd.D
 def parent_failures(child_ids: pd.Series, known_ids: pd.Index,
                     accepted_ids: pd.Index) -> pd.DataFrame:
     """Orphans and rows of rejected patients, from the raw `patient_id` text of a child table."""
-    present = child_ids != ""
-    orphan = present & ~child_ids.isin(known_ids)
-    rejected = present & child_ids.isin(known_ids) & ~child_ids.isin(accepted_ids)
+    # One hash lookup per row (into the known ids), then a lookup by position: three
+    # `isin` passes over millions of child rows were a third of validating them.
+    position = known_ids.get_indexer(child_ids)          # -1: not a known patient
+    accepted = np.append(known_ids.isin(accepted_ids), True)  # [-1] answers for unknowns
+    present = (child_ids != "").to_numpy()
+    orphan = present & (position < 0)
+    rejected = present & ~accepted[position]
     return combine([failures(child_ids.index[orphan], "patient_id", "orphan_patient"),
                     failures(child_ids.index[rejected], "patient_id", "parent_patient_rejected")])
