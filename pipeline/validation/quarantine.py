@@ -64,7 +64,7 @@ def validate_tables(raws: dict[str, RawTable], tables: dict[str, Table],
     patient_ids = raws["patients"].frame["patient_id"]
     known = pd.Index(patient_ids[patient_ids != ""].unique())
     rejected_rows = pd.Index(found["patients"]["row"].unique())
-    accepted = pd.Index(patient_ids.drop(index=rejected_rows).unique())
+    accepted = known.isin(patient_ids.drop(index=rejected_rows).unique())
     for name in CHILD_TABLES:
         if name in raws:
             found[name] = combine([found[name], crosstable.parent_failures(
