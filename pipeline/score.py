@@ -158,6 +158,10 @@ def main(
                                  on_chunk=lambda _: progress.advance(task),
                                  loaded=job.load(scoring) if workers == 1 else None)
         meta = explanation_meta(scoring, run, params, registries)
+        meta["base_probability"] = next((r.base_probability for r in results
+                                         if r.base_probability is not None), None)
+        (out / "explanations_meta.json").write_text(json.dumps(meta, indent=2) + "\n",
+                                                    encoding="utf-8")
 
         reports_started = time.perf_counter()
         written = _write_reports(results, meta, out, dictionary, wanted, max_reports, scratch)

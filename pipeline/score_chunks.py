@@ -80,6 +80,7 @@ class ChunkResult:
     chunk: int
     patients: int = 0
     out_of_distribution: int = 0
+    base_probability: float | None = None  # the reference patient's, the same in every chunk
     rows_in: Counter = field(default_factory=Counter)
     quarantined: Counter = field(default_factory=Counter)
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
@@ -147,6 +148,8 @@ def score_chunk(chunk: int, loaded: LoadedJob | None = None) -> ChunkResult:
     result.report_explanations = explanations[explanations["patient_id"].isin(
         kept["patient_id"])]
     result.patients = len(predictions)
+    if len(predictions):
+        result.base_probability = float(predictions["base_probability"].iloc[0])
     result.out_of_distribution = int(predictions["out_of_distribution"].sum())
     return result
 

@@ -232,6 +232,9 @@ def test_chunk_size_and_workers_do_not_change_a_single_byte(model_dir, messy_pat
                     "--workers", "2")
     assert result.exit_code == 0, result.output
     assert json.loads((chunked / "score_summary.json").read_text())["chunks"] > 5
+    meta = json.loads((chunked / "explanations_meta.json").read_text())
+    first = pd.read_csv(whole / "predictions.csv").iloc[0]
+    assert meta["base_probability"] == pytest.approx(first["base_probability"], abs=1e-12)
     for name in ("predictions.csv", "explanations.csv"):
         assert (chunked / name).read_bytes() == (whole / name).read_bytes()
         assert (parallel / name).read_bytes() == (whole / name).read_bytes()
