@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 PIP_VERSION := 26.3
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test test-fast lock clean-venv
+.PHONY: demo test test-fast lock clean-venv bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,6 +28,14 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
+
+# Every benchmark, one table in docs/benchmarks.md (about an hour on 2 cores; run it alone).
+bench: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks.run
+
+# A reduced run (under 2 minutes) into build/bench/; never touches docs/.
+bench-quick: $(STAMP)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks.run --quick
 
 # Re-pin after changing dependencies in pyproject.toml: resolves into a fresh venv and writes
 # every installed version (transitive ones included) to requirements.lock.
