@@ -1,13 +1,48 @@
-"""The `txresponse` command. Each sub-command is one stage module's `main`."""
+"""The `txresponse` command. Each sub-command is one stage module's `main`.
+
+Commands are imported when they are called, not all at start-up: importing every stage pulled
+in MLflow, LightGBM and scikit-learn (2.5 s) before even `txresponse report` could start, and DVC
+starts one command per stage (docs/benchmarks.md, incremental re-runs).
+"""
 from __future__ import annotations
 
-import typer
+import importlib
 
-from pipeline import (compare, evaluate, explain, featurize, model_card, promote, report, score,
-                      simulate, train, validate)
+import click
+import typer
+from typer.core import TyperGroup
+
+# command -> module whose `main` it runs, in the order `txresponse --help` lists them
+COMMANDS = {
+    "simulate": "pipeline.simulate",
+    "validate": "pipeline.validate",
+    "features": "pipeline.featurize",
+    "train": "pipeline.train",
+    "evaluate": "pipeline.evaluate",
+    "explain": "pipeline.explain",
+    "report": "pipeline.report",
+    "score": "pipeline.score",
+    "compare": "pipeline.compare",
+    "promote": "pipeline.promote",
+    "model-card": "pipeline.model_card",
+}
+
+
+class _LazyCommands(TyperGroup):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in COMMANDS:
+            return None
+        single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        single.command(name)(importlib.import_module(COMMANDS[name]).main)
+        return typer.main.get_command(single)
+
 
 app = typer.Typer(
     name="txresponse",
+    cls=_LazyCommands,
     help="Predict and explain response to ketamine or esketamine in treatment-resistant "
          "depression.",
     no_args_is_help=True,
@@ -20,19 +55,6 @@ app = typer.Typer(
 def _root() -> None:
     """Predict and explain response to ketamine or esketamine in treatment-resistant
     depression. Run `txresponse COMMAND --help` for any command."""
-
-
-app.command("simulate")(simulate.main)
-app.command("validate")(validate.main)
-app.command("features")(featurize.main)
-app.command("train")(train.main)
-app.command("evaluate")(evaluate.main)
-app.command("explain")(explain.main)
-app.command("report")(report.main)
-app.command("score")(score.main)
-app.command("compare")(compare.main)
-app.command("promote")(promote.main)
-app.command("model-card")(model_card.main)
 
 
 if __name__ == "__main__":  # pragma: no cover

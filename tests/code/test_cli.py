@@ -8,13 +8,14 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from pipeline.cli import app
+from pipeline.cli import COMMANDS, app
 
 runner = CliRunner()
 
 
 def _command_names() -> list[str]:
-    return [c.name for c in typer.main.get_command(app).commands.values()]
+    group = typer.main.get_command(app)
+    return group.list_commands(None)
 
 
 def test_root_help_lists_every_command():
@@ -31,6 +32,17 @@ def test_each_command_has_help(name):
     result = runner.invoke(app, [name, "--help"])
     assert result.exit_code == 0, result.output
     assert "Usage" in result.output
+
+
+def test_commands_load_only_when_called():
+    # A stage must not pay for importing every other stage (MLflow, LightGBM...): DVC starts
+    # one command per stage.
+    code = ("import sys; import pipeline.cli; "
+            "print(any(m in sys.modules for m in ('mlflow', 'lightgbm', 'sklearn')))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                            check=True)
+    assert result.stdout.strip() == "False"
+    assert set(COMMANDS) == set(_command_names())
 
 
 def test_console_script_is_installed():
