@@ -55,14 +55,17 @@ def calibration_intercept_slope(y_true, p) -> dict[str, float]:
 def smoothed_calibration(y_true, p, frac: float = LOWESS_FRAC) -> np.ndarray:
     """Observed response rate smoothed by lowess of y on p, evaluated at each observed p.
 
-    Local linear, tricube weights, no robustness iterations (it=0: with a 0/1 outcome the
+    Local linear, tricube weights, R's default interpolation distance, no robustness iterations (it=0: with a 0/1 outcome the
     robustness step would down-weight exactly the patients that carry the signal). Values are
     clipped to [0, 1]. With no spread in p the curve is the observed rate.
     """
     y, p = as_arrays(y_true, p)
     if np.ptp(p) == 0:
         return np.full(len(y), y.mean())
-    fitted = lowess(y, p, frac=frac, it=0, return_sorted=False)
+    # delta: R's lowess() default, 1 % of the range. Local fits are computed at points at least
+    # that far apart and interpolated in between: linear instead of quadratic in the number of
+    # patients (the model card's 1,000 bootstrap ICIs took 2 s each at 25,000 test patients).
+    fitted = lowess(y, p, frac=frac, it=0, delta=0.01 * np.ptp(p), return_sorted=False)
     return np.clip(fitted, 0.0, 1.0)
 
 
