@@ -438,8 +438,8 @@ def score_rows(t: Table, record: dict) -> None:
         return t.unavailable("`txresponse score` (benchmarks.stages)", record)
     r = record["result"]
     size = f"{r['patients']:,} patients"
-    how = ("chunks of {:,}, {} worker(s)".format(r["chunk_patients"], r["workers"])
-           if r["chunked_interface"] else "unchunked (score has no --chunk-patients yet)")
+    how = "chunks of {:,}, {} worker(s), {}".format(r["chunk_patients"], r["workers"],
+                                                   r.get("format", "csv"))
     w, reps = r["wall_seconds"], r["repeats"]
     t.add(f"score: wall time ({how}, {r['max_reports']:,} reports)", size,
           fmt(w["median"], 1, " s"), spread(w, 1, " s"), w["n"], "—", "—")

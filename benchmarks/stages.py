@@ -30,7 +30,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import subprocess
 import sys
@@ -72,56 +71,6 @@ def run(args, cwd, env, timeout=600) -> subprocess.CompletedProcess:
 
 # -- cohorts --------------------------------------------------------------------------------
 
-def suspicious_ids(ids) -> list[str]:
-    """Patient ids the validation gate's content patterns would take for an identifier.
-
-    The simulator's ids are random ("pt-" + 8 letters and digits); about 1 in 70,000 starts
-    with "mrn" and a digit, which the gate's medical-record-number pattern matches, so the gate
-    refuses any large simulated cohort (one such id in 100,000, ~14 in 1,000,000)."""
-    from pipeline.validation import deid
-
-    patterns = {}
-    for name in ("_ALWAYS", "_TEXT_ONLY", "_ID_ONLY"):
-        patterns |= getattr(deid, name, {})
-    joined = re.compile("|".join(f"(?:{p})" for p in patterns.values()), re.IGNORECASE)
-    return [i for i in ids if joined.search(i)]
-
-
-def rename_suspicious_ids(folder: Path) -> dict:
-    """Rename, consistently in every table (and the truth file), the few simulated ids that
-    look like identifiers to the gate (see suspicious_ids). Keeps the benchmark about speed;
-    the gate's false positives are reported separately."""
-    raw = folder / "raw"
-    with open(raw / "patients.csv", encoding="utf-8") as f:
-        header = f.readline().rstrip("\n").split(",")
-        at = header.index("patient_id")
-        ids = [line.split(",", at + 1)[at] for line in f]
-    bad = suspicious_ids(ids)
-    if not bad:
-        return {"renamed_ids": 0}
-    taken = set(ids)
-    mapping, k = {}, 0
-    for old in bad:
-        while f"pt-bench{k:03d}" in taken:
-            k += 1
-        mapping[old] = f"pt-bench{k:03d}"
-        k += 1
-    find = re.compile("|".join(re.escape(x) for x in mapping))
-    for path in [*sorted(raw.glob("*.csv")), folder / "truth.csv"]:
-        if not path.exists():
-            continue
-        tmp = path.with_suffix(".csv.tmp")
-        with open(path, encoding="utf-8") as src, open(tmp, "w", encoding="utf-8") as dst:
-            for line in src:
-                if "pt-" in line and find.search(line):
-                    line = find.sub(lambda m: mapping[m.group(0)], line)
-                dst.write(line)
-        tmp.replace(path)
-    return {"renamed_ids": len(mapping),
-            "why": "the validation gate's identifier patterns match these random ids "
-                   "(e.g. 'pt-mrn4...' as a medical record number); renamed in every table"}
-
-
 def cohort(n: int, seed: int, site_seed: int = SITE_SEED, cache: Path = COHORTS,
            log_dir: Path | None = None) -> dict:
     """A simulated cohort, generated once and cached as <cache>/p<n>-s<seed>[-site<s>]/.
@@ -131,9 +80,6 @@ def cohort(n: int, seed: int, site_seed: int = SITE_SEED, cache: Path = COHORTS,
     meta_path = folder / "simulate.json"
     if meta_path.exists() and (folder / "raw").is_dir():
         meta = json.loads(meta_path.read_text())
-        if "ids" not in meta:        # cached before the id check existed
-            meta["ids"] = rename_suspicious_ids(folder)
-            meta_path.write_text(json.dumps(meta, indent=2) + "\n")
         meta["cached"] = True
         return meta
     scratch = cache / f".{key}.partial"
@@ -149,7 +95,7 @@ def cohort(n: int, seed: int, site_seed: int = SITE_SEED, cache: Path = COHORTS,
         raise RuntimeError(f"simulate failed: {tail(m.log)}")
     meta = {"patients": n, "seed": seed, "site_seed": site_seed, "date": now(),
             "simulate": m.as_dict(), "raw": str(folder / "raw"),
-            "truth": str(folder / "truth.csv"), "ids": rename_suspicious_ids(scratch)}
+            "truth": str(folder / "truth.csv")}
     (scratch / "simulate.json").write_text(json.dumps(meta, indent=2) + "\n")
     shutil.rmtree(folder, ignore_errors=True)
     scratch.rename(folder)
@@ -310,29 +256,23 @@ def growth(result: dict, small: str = "10000", large: str = "100000") -> dict:
 
 # -- score ----------------------------------------------------------------------------------
 
-def score_supports_chunks(env: dict, cwd: Path) -> bool:
-    help_text = subprocess.run([str(BIN / "txresponse"), "score", "--help"], cwd=cwd, env=env,
-                               capture_output=True, text=True, check=False)
-    return "--chunk-patients" in help_text.stdout + help_text.stderr
-
-
 def score_benchmark(model_project: Path, n: int, work_root: Path, repeats: int = 1,
                     seed: int = SCORE_SEED, chunk_patients: int = 50_000, workers: int = 1,
                     max_reports: int = 1000, keep_outputs: bool = False) -> dict:
     """`txresponse score` on `n` new patients with the model trained in `model_project`."""
     meta = cohort(n, seed, log_dir=work_root / "logs")
     env = environment()
-    chunked = score_supports_chunks(env, model_project)
     runs = []
     for r in range(repeats):
         out_dir = work_root / f"score-p{n}-r{r}"
         shutil.rmtree(out_dir, ignore_errors=True)
         cmd = [str(BIN / "txresponse"), "score", "--data", meta["raw"], "--out", str(out_dir),
                "--model-dir", "artifacts/model", "--dictionary", "reports/features.json",
-               "--params", "configs/params.yaml", "--configs", "configs"]
-        if chunked:
-            cmd += ["--chunk-patients", str(chunk_patients), "--workers", str(workers)]
-        cmd += ["--max-reports", str(max_reports)]
+               "--params", "configs/params.yaml", "--configs", "configs",
+               "--chunk-patients", str(chunk_patients), "--workers", str(workers),
+               # Parquet: a million patients' long-format explanations are 35 million rows,
+               # 2.2 GB and about 100 s to write as CSV.
+               "--format", "parquet", "--max-reports", str(max_reports)]
         print(f"score on {n:,} patients (repetition {r + 1}/{repeats}) ...", flush=True)
         m = run_measured(cmd, cwd=model_project, env=env,
                          log=work_root / "logs" / f"score-p{n}-r{r}.log")
@@ -360,9 +300,8 @@ def score_benchmark(model_project: Path, n: int, work_root: Path, repeats: int =
     rate_pe = summarise([n / v for v in pe if v], 0)
     return {
         "date": now(), "machine": machine(), "versions": versions(), "patients": n,
-        "cohort": meta, "model_project": str(model_project), "chunked_interface": chunked,
-        "chunk_patients": chunk_patients if chunked else None,
-        "workers": workers if chunked else None, "max_reports": max_reports,
+        "cohort": meta, "model_project": str(model_project), "format": "parquet",
+        "chunk_patients": chunk_patients, "workers": workers, "max_reports": max_reports,
         "repeats": repeats, "wall_seconds": wall, "peak_mib": peak,
         "predict_explain_seconds": pe_s,
         "rate_end_to_end": rate_end_to_end, "rate_predict_explain": rate_pe,
