@@ -22,6 +22,7 @@ from pathlib import Path
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
+from threadpoolctl import threadpool_limits
 
 from features.build import compute_features
 from features.catalog import build_registry
@@ -93,6 +94,9 @@ _LOADED: LoadedJob | None = None  # each worker process's own loaded job
 
 def _start_worker(job: ScoringJob) -> None:
     global _LOADED
+    # One thread per worker: the workers are the parallelism. LightGBM would otherwise predict
+    # with every core in every worker, and two workers ran no faster than one.
+    threadpool_limits(limits=1)
     _LOADED = job.load()
 
 
