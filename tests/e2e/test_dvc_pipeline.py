@@ -59,6 +59,21 @@ def test_changing_the_target_reruns_only_what_reads_it(project):
         params_path.write_text(original)
 
 
+def test_changing_a_report_parameter_reruns_only_the_report(project):
+    # The timing side (under 10 % of the full pipeline) is measured in benchmarks/incremental.py.
+    root, env = project
+    assert _stale_stages(root, env) == set()
+    params_path = root / "configs" / "params.yaml"
+    original = params_path.read_text()
+    params = yaml.safe_load(original)
+    params["report"]["max_patients"] = params["report"]["max_patients"] + 7
+    params_path.write_text(yaml.safe_dump(params, sort_keys=False))
+    try:
+        assert _stale_stages(root, env) == {"report"}
+    finally:
+        params_path.write_text(original)
+
+
 def test_repro_trains_evaluates_and_registers_a_candidate(project):
     root, _ = project
     metrics = json.loads((root / "reports" / "metrics.json").read_text())
