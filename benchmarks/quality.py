@@ -44,6 +44,12 @@ def cohort(n: int, seed: int, registries, params):
     schemas = contract_schemas(registries)
     tables = {name: schemas[name].validate(t.convert_dtypes()) for name, t in
               simulated.tables.items()}
+    features, labels = features_and_labels(tables, registries, params)
+    return features, labels, simulated.truth, tables["patients"]
+
+
+def features_and_labels(tables: dict, registries, params):
+    """The features and labels stage on validated tables, with the given params."""
     target = params.target
     features = compute_features(known_on(tables, params.features.prediction_day),
                                 build_registry(registries, target.instrument,
@@ -52,7 +58,7 @@ def cohort(n: int, seed: int, registries, params):
     labels = make_labels(tables["patients"]["patient_id"], tables["assessments"],
                          registries.instruments[target.instrument], target.definition,
                          target.baseline_window, target.endpoint_window, target.min_reduction)
-    return features, labels, simulated.truth, tables["patients"]
+    return features, labels
 
 
 def run(n_patients: int, seed: int) -> dict:

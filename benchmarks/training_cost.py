@@ -38,10 +38,7 @@ from pathlib import Path
 import numpy as np
 
 import models.training as training
-from features.build import compute_features
-from features.catalog import build_registry
-from features.labels import make_labels
-from features.records import known_on
+from benchmarks.quality import features_and_labels
 from models.split import split_patients
 from models.uncertainty import load_replicates, save_replicates
 from pipeline.core.params import load_params
@@ -75,14 +72,7 @@ def build(spec: dict, params, registries):
         for name, outcome in outcomes.items():
             outcome.passed.to_parquet(validated / f"{name}.parquet", index=False)
         tables = read_validated(validated)
-    target = params.target
-    features = compute_features(known_on(tables, params.features.prediction_day),
-                                build_registry(registries, target.instrument,
-                                               target.baseline_window,
-                                               params.features.biomarker_lookback_days))
-    labels = make_labels(tables["patients"]["patient_id"], tables["assessments"],
-                         registries.instruments[target.instrument], target.definition,
-                         target.baseline_window, target.endpoint_window, target.min_reduction)
+    features, labels = features_and_labels(tables, registries, params)
     sites = tables["patients"].set_index("patient_id")["site"]
     split = split_patients(labels, sites, params.split.test_fraction, params.seed,
                            params.split.holdout_site)
