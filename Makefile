@@ -29,7 +29,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m "not slow"
 
-# Every benchmark, one table in docs/benchmarks.md (about an hour on 2 cores; run it alone).
+# Every benchmark, one table in docs/benchmarks.md (about 35 min on 2 cores; run it alone).
 bench: $(STAMP)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/python -m benchmarks.run
 
