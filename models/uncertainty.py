@@ -6,7 +6,8 @@ on the rows it was trained on). A patient's interval is the calibrated predictio
 minus 1.96 standard deviations of the replicates, on the log-odds scale: the range of answers
 that models trained on comparable cohorts would give for this patient. It reflects estimation uncertainty (how much the answer depends on which
 patients happened to be in the development set), not the outcome's own chance, which the
-probability itself expresses. Coverage is measured in benchmarks/uncertainty.py.
+probability itself expresses. The interval is computed in models/scoring.py
+(`probability_interval`); coverage is measured in benchmarks/uncertainty.py.
 """
 from __future__ import annotations
 

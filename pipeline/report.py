@@ -14,10 +14,11 @@ from models.report.writer import UnsafePatientId, write_reports
 console = Console(stderr=True)
 
 
-def _ids(text: str | None) -> list[str] | None:
+def parse_patient_ids(text: str | None) -> list[str] | None:
+    """`--patients a,b,c` → ['a', 'b', 'c'] (each once, in order); None when not given."""
     if text is None:
         return None
-    ids = [part.strip() for part in text.split(",") if part.strip()]
+    ids = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
     if not ids:
         raise typer.BadParameter("give at least one patient id", param_hint="--patients")
     return ids
@@ -41,7 +42,7 @@ def main(
     started = time.perf_counter()
     try:
         written = write_reports(predictions, explanations, meta, dictionary, out,
-                                patient_ids=_ids(patients), max_patients=max_patients)
+                                patient_ids=parse_patient_ids(patients), max_patients=max_patients)
     except (ReportInputError, UnsafePatientId) as error:
         console.print(f"[red]Report failed:[/red] {error}", markup=True, highlight=False)
         raise typer.Exit(code=1) from error

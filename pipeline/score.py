@@ -31,6 +31,7 @@ from models.scoring import ScoringModel, explanation_meta, write_scored
 from pipeline.core.contract import contract_tables
 from pipeline.core.params import load_params
 from pipeline.core.registries import load_registries
+from pipeline.report import parse_patient_ids
 from pipeline.score_chunks import FORMATS, ScoringJob, run_chunks
 from pipeline.validation.chunks import partition
 from pipeline.validation.errors import StructuralError
@@ -69,15 +70,6 @@ def _settings(scoring: ScoringModel, params) -> dict:
         console.print(f"[yellow]Using the model's own feature settings for {', '.join(changed)}"
                       " (configs/params.yaml differs).[/yellow]")
     return stored
-
-
-def _report_ids(text: str | None) -> list[str] | None:
-    if text is None:
-        return None
-    ids = list(dict.fromkeys(part.strip() for part in text.split(",") if part.strip()))
-    if not ids:
-        raise typer.BadParameter("give at least one patient id", param_hint="--patients")
-    return ids
 
 
 def _stop(error: StructuralError) -> typer.Exit:
@@ -119,7 +111,7 @@ def main(
         raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
     started = time.perf_counter()
     params, registries = load_params(params_file), load_registries(config_dir)
-    wanted = _report_ids(report_patients)
+    wanted = parse_patient_ids(report_patients)
     tables = contract_tables(registries)
     with tempfile.TemporaryDirectory() as scratch_name:
         scratch = Path(scratch_name)

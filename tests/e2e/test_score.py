@@ -212,9 +212,7 @@ def messy_patients(tmp_path_factory, new_patients):
 
     repo = Path(__file__).resolve().parents[2]
     instruments = load_registries(repo / "configs").instruments
-    tables = {p.stem: pd.read_csv(p, dtype=str, keep_default_na=False)
-              for p in new_patients.glob("*.csv")}
-    typed = {name: pd.read_csv(new_patients / f"{name}.csv") for name in tables}
+    typed = {path.stem: pd.read_csv(path) for path in new_patients.glob("*.csv")}
     messy = make_messy(typed, seed=4, instrument_max={k: i.max for k, i in instruments.items()})
     folder = tmp_path_factory.mktemp("messy-new")
     for name, table in messy.items():
