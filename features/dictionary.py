@@ -7,7 +7,11 @@ import pandas as pd
 from features.registry import FeatureRegistry
 
 
-def dictionary_rows(registry: FeatureRegistry, table: pd.DataFrame) -> list[dict]:
+def dictionary_rows(registry: FeatureRegistry, table: pd.DataFrame,
+                    left_out: dict[str, str] | None = None) -> list[dict]:
+    """One row per registered feature. `left_out` maps the features the labelled patients
+    cannot support to the reason (features/selection.py); the others are model features."""
+    left_out = left_out or {}
     return [
         {
             "name": spec.name,
@@ -19,6 +23,8 @@ def dictionary_rows(registry: FeatureRegistry, table: pd.DataFrame) -> list[dict
             "sources": ", ".join(spec.sources),
             "missing_share": round(float(table[spec.name].isna().mean()), 4) if len(table)
             else None,
+            "used_by_model": spec.name not in left_out,
+            "left_out_because": left_out.get(spec.name, ""),
         }
         for spec in registry
     ]
@@ -36,7 +42,23 @@ def dictionary_markdown(rows: list[dict], prediction_day: int, n_patients: int) 
         "|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
+        if not r.get("used_by_model", True):
+            continue
         missing = "" if r["missing_share"] is None else f"{100 * r['missing_share']:.1f} %"
         lines.append(f"| `{r['name']}` | {r['label']} | {r['meaning']} | {r['unit']} | "
                      f"{r['kind']} | {r['known']} | {r['sources']} | {missing} |")
+    left_out = [r for r in rows if not r.get("used_by_model", True)]
+    if left_out:
+        lines += [
+            "",
+            "## Registered but not used",
+            "",
+            "These registered features cannot inform a model on this cohort, so the model does "
+            "not use them and reports never list them as \"not recorded\" for a patient.",
+            "",
+            "| feature | label | left out because |",
+            "|---|---|---|",
+        ]
+        lines += [f"| `{r['name']}` | {r['label']} | {r['left_out_because']} |"
+                  for r in left_out]
     return "\n".join(lines) + "\n"

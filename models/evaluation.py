@@ -24,7 +24,7 @@ class TestSet:
 
 
 def test_set(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame,
-             sites: pd.Series) -> TestSet:
+             sites: pd.Series | None) -> TestSet:
     ids = split.loc[split["set"] == "test", KEY].to_numpy()
     rows = features.set_index(KEY).loc[ids]
     y = labels.set_index(KEY).loc[ids, "label"].astype(int).to_numpy()
@@ -32,7 +32,7 @@ def test_set(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame,
         "sex": rows["sex"].reset_index(drop=True) if "sex" in rows else None,
         "age_band": age_band(rows["age_years"]).reset_index(drop=True)
         if "age_years" in rows else None,
-        "site": sites.reindex(ids).reset_index(drop=True),
+        "site": sites.reindex(ids).reset_index(drop=True) if sites is not None else None,
         "route": rows["route"].reset_index(drop=True) if "route" in rows else None,
         "diagnosis": rows["diagnosis"].reset_index(drop=True) if "diagnosis" in rows else None,
     }

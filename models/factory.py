@@ -48,7 +48,10 @@ def make_lightgbm(seed: int, **hyper) -> lgb.LGBMClassifier:
 def _continuous(n_knots: int) -> FeatureUnion:
     """Spline terms for the value (median-imputed) plus a missingness indicator."""
     splines = Pipeline([
-        ("impute", SimpleImputer(strategy="median")),
+        # keep_empty_features: a feature recorded for few patients can be missing for everyone
+        # in one cross-validation fold or bootstrap sample; it then stays a (constant) column
+        # instead of vanishing, so every fit has the same design columns per feature.
+        ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
         ("spline", SplineTransformer(n_knots=n_knots, degree=3, knots="quantile",
                                      extrapolation="linear")),
         ("scale", StandardScaler()),
@@ -58,7 +61,8 @@ def _continuous(n_knots: int) -> FeatureUnion:
 
 
 def _binary() -> FeatureUnion:
-    value = Pipeline([("impute", SimpleImputer(strategy="most_frequent"))])
+    value = Pipeline([("impute", SimpleImputer(strategy="most_frequent",
+                                               keep_empty_features=True))])
     return FeatureUnion([("value", value),
                          ("missing", MissingIndicator(features="all", error_on_new=False))])
 

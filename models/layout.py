@@ -2,7 +2,9 @@
 categorical, the categories seen, and the range of each numeric feature.
 
 Stored with the model (JSON) so that scoring sees exactly the training columns and categories,
-and so later stages can tell when a patient lies outside what the model has seen.
+and so later stages can tell when a patient lies outside what the model has seen. Features the
+development data cannot support (never recorded, or one value for everyone) are left out, with
+the reason (features/selection.py).
 """
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import pandas as pd
+
+from features.selection import unusable_features
 
 KEY = "patient_id"
 
@@ -21,12 +25,14 @@ class FeatureLayout:
     categorical: dict[str, list[str]]          # feature -> categories seen in training
     ranges: dict[str, tuple[float, float]] = field(default_factory=dict)  # numeric min/max
     order: list[str] = field(default_factory=list)             # all features, training order
+    excluded: dict[str, str] = field(default_factory=dict)     # left-out feature -> reason
 
     @classmethod
     def fit(cls, features: pd.DataFrame) -> FeatureLayout:
         numeric, binary, categorical, ranges = [], [], {}, {}
+        excluded = unusable_features(features)
         for name in features.columns:
-            if name == KEY:
+            if name == KEY or name in excluded:
                 continue
             column = features[name]
             if pd.api.types.is_numeric_dtype(column):
@@ -39,8 +45,8 @@ class FeatureLayout:
                     ranges[name] = (float(values.min()), float(values.max()))
             else:
                 categorical[name] = sorted(column.dropna().astype(str).unique().tolist())
-        order = [c for c in features.columns if c != KEY]
-        return cls(numeric, binary, categorical, ranges, order)
+        order = [c for c in features.columns if c != KEY and c not in excluded]
+        return cls(numeric, binary, categorical, ranges, order, excluded)
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -52,7 +58,8 @@ class FeatureLayout:
         return cls(numeric=list(data["numeric"]), binary=list(data["binary"]),
                    categorical={k: list(v) for k, v in data["categorical"].items()},
                    ranges={k: tuple(v) for k, v in data["ranges"].items()},
-                   order=list(data["order"]))
+                   order=list(data["order"]),
+                   excluded=dict(data.get("excluded", {})))
 
     def frame(self, features: pd.DataFrame) -> pd.DataFrame:
         """The model's input: training columns in training order, numbers as float64 with NaN

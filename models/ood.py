@@ -55,7 +55,10 @@ def fit_domain(layout: FeatureLayout, model_frame: pd.DataFrame) -> DomainRefere
     scale = np.nanstd(values, axis=0)
     scale = np.where(scale > 0, scale, 1.0)
     z = _standardised(model_frame, numeric, center, scale)
-    inverse = np.linalg.pinv(np.cov(z, rowvar=False))
+    # atleast_2d: with one numeric feature np.cov is a scalar; with none there is no
+    # combination to judge, and every distance is 0 (the threshold then never flags).
+    inverse = np.linalg.pinv(np.atleast_2d(np.cov(z, rowvar=False))) if numeric and len(z) > 1 \
+        else np.zeros((len(numeric), len(numeric)))
     missing = model_frame.isna().sum(axis=1).to_numpy()
     return DomainReference(numeric, center.tolist(), scale.tolist(), inverse.tolist(),
                            float(np.percentile(_distances(z, inverse), 99.5)),

@@ -11,6 +11,7 @@ from threadpoolctl import threadpool_limits
 from models.artifact import ResponseModel
 from models.calibration import fit_calibrator
 from models.factory import CLASSIFIERS, make_classifier
+from models.feasibility import check_features
 from models.layout import KEY, FeatureLayout
 from models.ood import DomainReference, fit_domain
 from models.tuning import SearchResult, search
@@ -59,6 +60,7 @@ def _train(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame, *,
            uncertainty_replicates: int, progress) -> TrainingOutcome:
     dev, y = development_data(features, labels, split)
     layout = FeatureLayout.fit(dev)
+    check_features(layout.order, layout.excluded)
     X = layout.frame(dev)
     searches = {name: search(name, layout, X, y, search_budget, cv_folds, seed, progress)
                 for name in CLASSIFIERS}

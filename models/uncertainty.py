@@ -29,8 +29,7 @@ def bootstrap_replicates(classifier: str, hyperparameters: dict, layout: Feature
     n = len(y)
     replicates = []
     for i in range(n_replicates):
-        rows = rng.integers(0, n, n)
-        out_of_bag = np.setdiff1d(np.arange(n), rows)
+        rows, out_of_bag = _resample(rng, y)
         estimator = make_classifier(classifier, layout, seed + i + 1, **hyperparameters)
         estimator.fit(X.iloc[rows], y[rows])
         oob_p = estimator.predict_proba(X.iloc[out_of_bag])[:, 1]
@@ -42,6 +41,23 @@ def bootstrap_replicates(classifier: str, hyperparameters: dict, layout: Feature
         if progress is not None:
             progress()
     return replicates
+
+
+def _resample(rng: np.random.Generator, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(bootstrap rows, out-of-bag rows), both holding responders and non-responders.
+
+    A small cohort can draw a resample (or leave an out-of-bag set) with one class only, which
+    no classifier or calibrator can be fitted to; such a draw is redrawn. Larger cohorts
+    practically never redraw, so their replicates are those of a plain bootstrap.
+    """
+    n = len(y)
+    for _ in range(1000):
+        rows = rng.integers(0, n, n)
+        out_of_bag = np.setdiff1d(np.arange(n), rows)
+        if len(np.unique(y[rows])) == 2 and len(np.unique(y[out_of_bag])) == 2:
+            return rows, out_of_bag
+    raise ValueError(f"no bootstrap resample of {n} development patients holds both outcomes "
+                     "in and out of the bag: too few responders or non-responders")
 
 
 def save_replicates(replicates: list[ResponseModel], folder: Path) -> None:

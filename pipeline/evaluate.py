@@ -15,6 +15,7 @@ from models import figures, tracking
 from models.artifact import ResponseModel
 from models.evaluation import evaluate, test_set
 from pipeline.core.params import load_params
+from pipeline.core.tables import read_sites
 
 console = Console(stderr=True)
 
@@ -86,7 +87,7 @@ def main(
     comparator = ResponseModel.load(model_dir / "comparator")
     features = pd.read_parquet(features_dir / "features.parquet")
     labels = pd.read_parquet(features_dir / "labels.parquet")
-    sites = pd.read_parquet(validated / "patients.parquet").set_index("patient_id")["site"]
+    sites = read_sites(validated)
     split = pd.read_parquet(model_dir / "split.parquet")
     with console.status(f"Evaluating on {int((split['set'] == 'test').sum()):,} test patients "
                         f"({params.evaluate.bootstrap_resamples:,} bootstrap resamples)"):

@@ -13,6 +13,7 @@ from features.catalog import build_registry
 from features.dictionary import dictionary_markdown, dictionary_rows
 from features.labels import make_labels
 from features.records import known_on
+from features.selection import unusable_features
 from pipeline.core.contract import TABLE_NAMES
 from pipeline.core.params import load_params
 from pipeline.core.registries import load_registries
@@ -33,7 +34,8 @@ def read_validated(folder: Path) -> dict[str, pd.DataFrame]:
     return tables
 
 
-def summary(labels: pd.DataFrame, features: pd.DataFrame, params) -> dict:
+def summary(labels: pd.DataFrame, features: pd.DataFrame, left_out: dict[str, str],
+            params) -> dict:
     labelled = labels["label"].notna()
     return {
         "patients": int(len(labels)),
@@ -44,6 +46,8 @@ def summary(labels: pd.DataFrame, features: pd.DataFrame, params) -> dict:
         "label_prevalence": round(float(labels.loc[labelled, "label"].mean()), 4)
         if labelled.any() else None,
         "features": int(features.shape[1] - 1),
+        "model_features": int(features.shape[1] - 1 - len(left_out)),
+        "left_out": left_out,
         "prediction_day": params.features.prediction_day,
         "target": {
             "instrument": params.target.instrument,
@@ -97,15 +101,22 @@ def main(
     out.mkdir(parents=True, exist_ok=True)
     features.to_parquet(out / "features.parquet", index=False)
     labels.to_parquet(out / "labels.parquet", index=False)
-    facts = summary(labels, features, params)
-    rows = dictionary_rows(registry, features)
+    # The train stage applies the same rule to its development patients (models/layout.py).
+    labelled = features[features["patient_id"].isin(
+        labels.loc[labels["label"].notna(), "patient_id"])]
+    left_out = unusable_features(labelled, who="labelled patients")
+    facts = summary(labels, features, left_out, params)
+    rows = dictionary_rows(registry, features, left_out)
     facts["dictionary"] = rows
     report.parent.mkdir(parents=True, exist_ok=True)
     report.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
     dictionary.parent.mkdir(parents=True, exist_ok=True)
     dictionary.write_text(dictionary_markdown(rows, params.features.prediction_day,
                                               len(features)), encoding="utf-8")
-    console.print(f"{facts['patients']:,} patients, {facts['features']} features; "
+    if left_out:
+        console.print(f"{len(left_out)} registered features left out (no information in this "
+                      f"cohort): {', '.join(left_out)}. See {dictionary}.")
+    console.print(f"{facts['patients']:,} patients, {facts['model_features']} model features; "
                   f"{facts['labelled']:,} labelled (prevalence "
                   f"{100 * (facts['label_prevalence'] or 0):.1f} %), {facts['unlabelled']:,} "
                   f"without a label. Wrote {out}/ and {report}")

@@ -16,6 +16,7 @@ from models.governance.card import CardInputs, card_context
 from models.governance.intervals import extra_intervals
 from models.governance.render import render_html, render_markdown
 from pipeline.core.params import load_params
+from pipeline.core.tables import read_sites
 
 console = Console(stderr=True)
 _DAY_COLUMNS = {"assessments": "day", "sessions": "day", "biomarkers": "day",
@@ -28,8 +29,9 @@ def _json(path: Path) -> dict:
 
 def _from_validated(folder: Path) -> tuple[dict[str, int], dict[str, tuple[int, int]]]:
     """Patients per site and each table's first and last day (aggregates only)."""
-    patients = pd.read_parquet(folder / "patients.parquet", columns=["site"])
-    sites = {str(k): int(v) for k, v in patients["site"].fillna("missing").value_counts().items()}
+    site = read_sites(folder)
+    sites = {} if site is None else \
+        {str(k): int(v) for k, v in site.fillna("missing").value_counts().items()}
     days = {}
     for table, column in _DAY_COLUMNS.items():
         path = folder / f"{table}.parquet"

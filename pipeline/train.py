@@ -14,12 +14,16 @@ from rich.progress import Progress
 
 from models import tracking
 from models.factory import CLASSIFIERS
+from models.feasibility import CannotTrain, check_labels, check_split
 from models.split import split_patients
 from models.training import TrainingOutcome, train
 from models.uncertainty import save_replicates
 from pipeline.core.params import Params, load_params
+from pipeline.core.tables import read_sites
 
 console = Console(stderr=True)
+# What the report calls a patient with the outcome, by target definition.
+OUTCOME_HOLDERS = {"response": "responders", "remission": "remitters"}
 
 
 def feature_settings(params: Params) -> dict:
@@ -38,6 +42,8 @@ def _training_summary(outcome: TrainingOutcome, params: Params) -> dict:
         "calibrator": params.train.calibrator,
         "exactly_additive": params.train.calibrator == "platt",
         "n_development": outcome.n_development,
+        "features_used": list(outcome.layout.order),
+        "features_left_out": dict(outcome.layout.excluded),
         "development_prevalence": round(outcome.development_prevalence, 4),
         "classifiers": {
             name: {"cv_log_loss": round(r.cv_log_loss, 5), "cv_auroc": round(r.cv_auroc, 5),
@@ -92,6 +98,11 @@ def _track(outcome: TrainingOutcome, summary: dict, params: Params, *, features:
                 "version": str(version.version), "alias": "candidate"}
 
 
+def _refuse(error: Exception) -> None:
+    console.print(f"[red]train stopped: {error}[/red]")
+    raise typer.Exit(2) from None
+
+
 def main(
     features_dir: Path = typer.Option(..., "--features", help="Folder with features.parquet "
                                       "and labels.parquet (the features stage's --out)."),
@@ -111,24 +122,30 @@ def main(
     params = load_params(params_file)
     features_path, labels_path = features_dir / "features.parquet", features_dir / "labels.parquet"
     features, labels = pd.read_parquet(features_path), pd.read_parquet(labels_path)
-    sites = pd.read_parquet(validated / "patients.parquet").set_index("patient_id")["site"]
+    sites = read_sites(validated)
+    outcome = OUTCOME_HOLDERS[params.target.definition]
     try:
+        check_labels(labels["label"], params.train.cv_folds, params.split.test_fraction,
+                     outcome)
         split = split_patients(labels, sites, params.split.test_fraction, params.seed,
                                params.split.holdout_site)
+        check_split(split, labels, params.train.cv_folds, outcome)
     except ValueError as error:
-        console.print(f"[red]{error}[/red]")
-        raise typer.Exit(2) from None
+        _refuse(error)
 
     # One step per candidate (its cross-validation) and per bootstrap refit.
     steps = params.train.search_budget * len(CLASSIFIERS) + params.train.uncertainty_replicates
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("Cross-validating candidates, then bootstrap refits",
                                  total=steps)
-        outcome = train(features, labels, split, model=params.train.model,
-                        calibrator=params.train.calibrator, cv_folds=params.train.cv_folds,
-                        search_budget=params.train.search_budget, seed=params.seed,
-                        uncertainty_replicates=params.train.uncertainty_replicates,
-                        progress=lambda: progress.advance(task))
+        try:
+            outcome = train(features, labels, split, model=params.train.model,
+                            calibrator=params.train.calibrator, cv_folds=params.train.cv_folds,
+                            search_budget=params.train.search_budget, seed=params.seed,
+                            uncertainty_replicates=params.train.uncertainty_replicates,
+                            progress=lambda: progress.advance(task))
+        except CannotTrain as error:
+            _refuse(error)
 
     out.mkdir(parents=True, exist_ok=True)
     split.to_parquet(out / "split.parquet", index=False)

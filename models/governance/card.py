@@ -97,8 +97,13 @@ def _data(i: CardInputs) -> dict:
     period += [(f"Observed in {table}", f"days {lo} to {hi}")
                for table, (lo, hi) in (i.observed_days or {}).items()]
     quarantine = i.validation.get("totals", {})
-    missing = sorted((r for r in f.get("dictionary", []) if r.get("missing_share")),
+    # What the model was trained on (the train stage's development patients) decides which
+    # registered features count; the features report is the fallback for older runs.
+    left_out = i.training.get("features_left_out", f.get("left_out", {})) or {}
+    used = [r for r in f.get("dictionary", []) if r["name"] not in left_out]
+    missing = sorted((r for r in used if r.get("missing_share")),
                      key=lambda r: -r["missing_share"])
+    labels = {r["name"]: r.get("label", r["name"]) for r in f.get("dictionary", [])}
     return {
         "origin": i.data_origin,
         "raw_dir": i.run_tags.get("raw_dir", "—"),
@@ -114,12 +119,14 @@ def _data(i: CardInputs) -> dict:
         "split": m.get("model", {}).get("split", "—"),
         "sites": sorted(sites.items()), "sites_from": sites_from,
         "period": period, "label": _label_definition(target),
-        "n_features": f.get("features"),
+        "n_features": len(i.training["features_used"]) if "features_used" in i.training
+        else f.get("features"),
+        "left_out": [{"feature": name, "label": labels.get(name, name), "reason": reason}
+                     for name, reason in left_out.items()],
         "missing": [{"feature": r["name"], "label": r.get("label", r["name"]),
                      "share": f"{r['missing_share']:.1%}", "sources": r.get("sources", "")}
                     for r in missing],
-        "complete_features": sum(1 for r in f.get("dictionary", [])
-                                 if not r.get("missing_share")),
+        "complete_features": sum(1 for r in used if not r.get("missing_share")),
         "validation_status": i.validation.get("status", "—"),
         "rows_in": quarantine.get("rows_in"), "quarantined": quarantine.get("quarantined"),
         "quarantine_tables": [

@@ -30,8 +30,21 @@ def limitations(data_origin: str, data: dict, subgroups: list[dict], model: dict
         out.append("The data are simulated (`txresponse simulate`), not patients: the figures "
                    "show the pipeline works, not that the model works in any clinic. Clinical "
                    "use needs development and external validation on real cohorts.")
-    out.append(f"{len(data['sites'])} sites; performance at a clinic not among them is unknown "
-               "(evaluate with `split.holdout_site` for an estimate).")
+    n_sites = len(data["sites"])
+    if n_sites == 0:
+        out.append("The data do not record the treating site: performance at another clinic is "
+                   "unknown, and differences between sites could not be examined.")
+    elif n_sites == 1:
+        out.append("One site: performance at any other clinic is unknown, and internal "
+                   "validation cannot show how the model transports between sites.")
+    else:
+        out.append(f"{n_sites} sites; performance at a clinic not among them is unknown "
+                   "(evaluate with `split.holdout_site` for an estimate).")
+    if data.get("left_out"):
+        out.append(f"{len(data['left_out'])} registered characteristics were left out because "
+                   "this cohort holds no information on them ("
+                   + ", ".join(r["label"] for r in data["left_out"])
+                   + "): the model cannot take them into account for any patient.")
     biomarkers = [m for m in data["missing"] if "biomarkers" in m["sources"]]
     if biomarkers:
         out.append("Biomarkers are missing for most patients ("

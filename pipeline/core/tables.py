@@ -25,3 +25,12 @@ def write_csv(frame: pd.DataFrame, path: Path) -> None:
     empty cells for missing values."""
     path.parent.mkdir(parents=True, exist_ok=True)
     frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+
+
+def read_sites(validated: Path) -> pd.Series | None:
+    """Each validated patient's site (indexed by patient_id), or None when the cohort has no
+    `site` column (a single clinic need not export one)."""
+    patients = pd.read_parquet(validated / "patients.parquet")
+    if "site" not in patients or patients["site"].isna().all():
+        return None
+    return patients.set_index("patient_id")["site"]
