@@ -14,6 +14,7 @@ from models.factory import CLASSIFIERS, make_classifier
 from models.feasibility import check_features
 from models.layout import KEY, FeatureLayout
 from models.ood import DomainReference, fit_domain
+from models.sample_size import Assessment, assess, cox_snell_r2
 from models.tuning import SearchResult, search
 from models.uncertainty import bootstrap_replicates
 
@@ -28,6 +29,7 @@ class TrainingOutcome:
     development_prevalence: float
     domain: DomainReference | None = None
     replicates: list[ResponseModel] | None = None   # bootstrap refits of the candidate
+    sample_size: Assessment | None = None           # Riley et al. minimum against the cohort
 
     @property
     def comparator(self) -> str:
@@ -84,4 +86,22 @@ def _train(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame, *,
                                       n_replicates=uncertainty_replicates, seed=seed,
                                       calibrator=calibrator, progress=progress)
     return TrainingOutcome(chosen, models, searches, layout, int(len(y)), float(y.mean()),
-                           domain=fit_domain(layout, X), replicates=replicates)
+                           domain=fit_domain(layout, X), replicates=replicates,
+                           sample_size=sample_size_adequacy(models, searches[chosen], chosen, y))
+
+
+def candidate_parameters(logistic: ResponseModel) -> int:
+    """Candidate predictor parameters, as Riley et al. count them: every term the flexible
+    additive model estimates (spline bases, missingness indicators, category levels). The same
+    count stands for LightGBM, which is at least as flexible."""
+    return len(logistic.info["design_means"])
+
+
+def sample_size_adequacy(models: dict[str, ResponseModel], chosen_search: SearchResult,
+                         chosen: str, y: np.ndarray) -> Assessment:
+    """The development cohort against the minimum sample size (Riley et al. 2019/2020), with the
+    anticipated R² taken from the candidate's cross-validated, calibrated predictions: an honest
+    guess of what a model can explain in this population."""
+    calibrated = models[chosen].calibrator.transform(chosen_search.out_of_fold)
+    return assess(int(len(y)), int(y.sum()), candidate_parameters(models["logistic"]),
+                  cox_snell_r2(y, calibrated))

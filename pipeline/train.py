@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
@@ -44,6 +45,7 @@ def _training_summary(outcome: TrainingOutcome, params: Params) -> dict:
         "n_development": outcome.n_development,
         "features_used": list(outcome.layout.order),
         "features_left_out": dict(outcome.layout.excluded),
+        "sample_size": outcome.sample_size.to_dict() if outcome.sample_size else None,
         "development_prevalence": round(outcome.development_prevalence, 4),
         "classifiers": {
             name: {"cv_log_loss": round(r.cv_log_loss, 5), "cv_auroc": round(r.cv_auroc, 5),
@@ -53,6 +55,33 @@ def _training_summary(outcome: TrainingOutcome, params: Params) -> dict:
             for name, r in outcome.searches.items()
         },
     }
+
+
+def _sample_size_metrics(outcome: TrainingOutcome) -> dict[str, float]:
+    """The Riley et al. figures as run metrics (numbers only; the reasons are in training.json)."""
+    if outcome.sample_size is None:
+        return {}
+    a, r = outcome.sample_size, outcome.sample_size.requirement
+    figures = {"actual_n": a.actual_n, "actual_events": a.actual_events,
+               "required_n": r.n, "required_events": r.events_required,
+               "candidate_parameters": r.parameters, "anticipated_r2_cox_snell": r.r2_cox_snell}
+    return {f"sample_size.{k}": float(v) for k, v in figures.items()
+            if v is not None and np.isfinite(v)}
+
+
+def sample_size_sentence(outcome: TrainingOutcome) -> str | None:
+    """One line for the console when the cohort is below the minimum (or it cannot be told)."""
+    a = outcome.sample_size
+    if a is None or a.adequate:
+        return None
+    r = a.requirement
+    if a.adequate is None:
+        return f"Minimum sample size could not be computed: {r.reason}"
+    return (f"WARNING: {a.actual_n:,} development patients ({a.actual_events:,} with the "
+            f"outcome) are fewer than the {r.n:,} patients ({r.events_required:,} events) that "
+            f"Riley et al.'s criteria need for {r.parameters} candidate parameters at a "
+            f"cross-validated R² (Cox-Snell) of {r.r2_cox_snell:.3f}: expect overfitting; the "
+            "model card says so.")
 
 
 def _track(outcome: TrainingOutcome, summary: dict, params: Params, *, features: pd.DataFrame,
@@ -80,6 +109,9 @@ def _track(outcome: TrainingOutcome, summary: dict, params: Params, *, features:
         mlflow.log_metrics({f"cv_log_loss.{n}": r.cv_log_loss for n, r in
                             outcome.searches.items()}
                            | {f"cv_auroc.{n}": r.cv_auroc for n, r in outcome.searches.items()})
+        mlflow.log_metrics(_sample_size_metrics(outcome))
+        if outcome.sample_size is not None:
+            mlflow.set_tag("sample_size.adequate", str(outcome.sample_size.adequate))
         tracking.log_lineage(features, features_path, labels_path, str(params.data.raw_dir),
                              params.target.model_dump(mode="json"), dvc_lock)
         for name, result in outcome.searches.items():
@@ -165,6 +197,9 @@ def main(
     report.parent.mkdir(parents=True, exist_ok=True)
     # The run id stays out of the report: the report must be identical for identical inputs.
     report.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    warning = sample_size_sentence(outcome)
+    if warning:
+        console.print(f"[yellow]{warning}[/yellow]")
     console.print(f"Candidate: {outcome.candidate} (cv log loss "
                   f"{outcome.searches[outcome.candidate].cv_log_loss:.4f}); comparator "
                   f"{outcome.comparator}. Registered {run['registered_model']} v{run['version']} "

@@ -189,9 +189,41 @@ def _subgroups(i: CardInputs) -> list[dict]:
             for r in i.evaluation.get("subgroups", [])]
 
 
+def _sample_size(i: CardInputs) -> dict | None:
+    """Riley et al.'s minimum sample size next to the actual development cohort."""
+    a = i.training.get("sample_size")
+    if not a:
+        return None
+    r = a["requirement"]
+    criteria = [{"description": c["description"],
+                 "n": f"{c['n']:,}" if c.get("n") is not None else "—",
+                 "reason": c.get("reason") or ""}
+                for c in r.get("criteria", {}).values()]
+    if a.get("adequate") is None:
+        verdict = f"The minimum could not be computed: {r.get('reason')}"
+    elif a["adequate"]:
+        verdict = (f"The development cohort ({a['actual_n']:,} patients, {a['actual_events']:,} "
+                   f"with the outcome) reaches the minimum of {r['n']:,} patients "
+                   f"({r['events_required']:,} events).")
+    else:
+        verdict = (f"The development cohort ({a['actual_n']:,} patients, {a['actual_events']:,} "
+                   f"with the outcome) is SMALLER than the minimum of {r['n']:,} patients "
+                   f"({r['events_required']:,} events) needed for {r['parameters']} candidate "
+                   "parameters. By these criteria overfitting is likely: predictions too "
+                   "extreme and performance lower in new patients. The criteria assume an "
+                   "unpenalised fit; the penalty and recalibration used here reduce the risk, "
+                   "and the calibration slope under Performance shows how much remained.")
+    return {"adequate": a.get("adequate"), "verdict": verdict, "criteria": criteria,
+            "parameters": r.get("parameters"), "binding": r.get("binding") or "—",
+            "r2": _num(r.get("r2_cox_snell"), 3), "prevalence": _num(r.get("prevalence"), 3),
+            "shrinkage": r.get("shrinkage_target"), "epp": _num(a.get("epp_achieved"), 2),
+            "required_epp": _num(r.get("epp"), 2)}
+
+
 def card_context(i: CardInputs) -> dict:
     """Everything the templates need."""
     data, model, subgroups = _data(i), _model(i), _subgroups(i)
+    sample_size = _sample_size(i)
     target = i.features.get("target", {})
     outcome = f"{target.get('definition', 'response')} on the " \
               f"{str(target.get('instrument', 'madrs')).upper()}"
@@ -210,5 +242,7 @@ def card_context(i: CardInputs) -> dict:
                        ("Features digest (md5)", i.run_tags.get("features_digest", "—"))],
         "intended_use": intended_use(outcome),
         "data": data, "model": model, "performance": _performance(i), "subgroups": subgroups,
-        "limitations": limitations(i.data_origin, data, subgroups, model), "tripod": checklist(),
+        "sample_size": sample_size,
+        "limitations": limitations(i.data_origin, data, subgroups, model, sample_size),
+        "tripod": checklist(),
     }

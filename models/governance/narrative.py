@@ -23,9 +23,12 @@ def intended_use(outcome: str) -> list[tuple[str, str]]:
     ]
 
 
-def limitations(data_origin: str, data: dict, subgroups: list[dict], model: dict) -> list[str]:
+def limitations(data_origin: str, data: dict, subgroups: list[dict], model: dict,
+                sample_size: dict | None = None) -> list[str]:
     """What the figures cannot say, from the card's data, subgroup and model sections."""
     out = []
+    if sample_size and sample_size["adequate"] is not True:
+        out.append("Sample size: " + sample_size["verdict"])
     if data_origin == "simulated":
         out.append("The data are simulated (`txresponse simulate`), not patients: the figures "
                    "show the pipeline works, not that the model works in any clinic. Clinical "
