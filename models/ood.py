@@ -98,7 +98,8 @@ def flag(reference: DomainReference, layout: FeatureLayout, features: pd.DataFra
         reasons[i].append(f"{missing[i]} of {frame.shape[1]} characteristics not recorded "
                           f"(99 % of training patients had at most {reference.missing_threshold})")
     z = _standardised(frame, reference.numeric, reference.center, reference.scale)
-    distance = _distances(z, np.asarray(reference.inverse_covariance))
+    k = len(reference.numeric)  # JSON keeps an empty matrix as [], not as a 0 x 0 array
+    distance = _distances(z, np.asarray(reference.inverse_covariance, dtype=float).reshape(k, k))
     for i in np.flatnonzero(distance > reference.distance_threshold):
         reasons[i].append("an unusual combination of characteristics compared with training "
                           "patients")

@@ -114,8 +114,10 @@ def main(
     dictionary.write_text(dictionary_markdown(rows, params.features.prediction_day,
                                               len(features)), encoding="utf-8")
     if left_out:
+        names = list(left_out)
+        shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
         console.print(f"{len(left_out)} registered features left out (no information in this "
-                      f"cohort): {', '.join(left_out)}. See {dictionary}.")
+                      f"cohort): {shown}. See {dictionary}.")
     console.print(f"{facts['patients']:,} patients, {facts['model_features']} model features; "
                   f"{facts['labelled']:,} labelled (prevalence "
                   f"{100 * (facts['label_prevalence'] or 0):.1f} %), {facts['unlabelled']:,} "
