@@ -40,7 +40,8 @@ def calibration_intercept_slope(y_true, p) -> dict[str, float]:
     predictions are too extreme (overfitting), above 1 too modest.
     intercept: intercept of a logistic regression with logit(p) as offset (slope fixed at 1);
     negative means the probabilities are too high on average, positive too low.
-    NaN when the outcome has one class or the fit fails.
+    NaN when the outcome has one class or the fit fails; the slope is NaN too when every
+    patient has the same prediction (there is no spread to regress on).
     """
     y, p = as_arrays(y_true, p)
     if y.min() == y.max():
@@ -48,7 +49,8 @@ def calibration_intercept_slope(y_true, p) -> dict[str, float]:
     log_odds = logit(p)
     ones = np.ones((len(y), 1))
     intercept = _fit_binomial(y, ones, offset=log_odds)[0]
-    slope = _fit_binomial(y, np.column_stack([ones, log_odds]), offset=None)[1]
+    slope = _fit_binomial(y, np.column_stack([ones, log_odds]), offset=None)[1] \
+        if np.ptp(log_odds) > 1e-12 else np.nan
     return {"calibration_intercept": float(intercept), "calibration_slope": float(slope)}
 
 

@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_limits
 from models.artifact import ResponseModel
 from models.calibration import fit_calibrator
 from models.factory import CLASSIFIERS, make_classifier
-from models.feasibility import check_features
+from models.feasibility import CannotTrain, check_features
 from models.layout import KEY, FeatureLayout
 from models.ood import DomainReference, fit_domain
 from models.sample_size import Assessment, assess, cox_snell_r2
@@ -66,7 +66,11 @@ def _train(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame, *,
     X = layout.frame(dev)
     searches = {name: search(name, layout, X, y, search_budget, cv_folds, seed, progress)
                 for name in CLASSIFIERS}
-    chosen = model if model != "auto" else min(searches, key=lambda n: searches[n].cv_log_loss)
+    calibrators = {name: fit_calibrator(calibrator, y, result.out_of_fold)
+                   for name, result in searches.items()}
+    unusable = {name: why for name, result in searches.items()
+                if (why := no_signal(result, calibrators[name]))}
+    chosen = choose(model, searches, unusable, n_patients=len(y), n_events=int(y.sum()))
     models = {}
     for name, result in searches.items():
         estimator = make_classifier(name, layout, seed, **result.best).fit(X, y)
@@ -79,8 +83,9 @@ def _train(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame, *,
             info["design_means"] = design.transform(X).mean(axis=0).round(12).tolist()
         models[name] = ResponseModel(
             classifier=name, estimator=estimator,
-            calibrator=fit_calibrator(calibrator, y, result.out_of_fold),
-            layout=layout, hyperparameters=result.best, info=info,
+            calibrator=calibrators[name],
+            layout=layout, hyperparameters=result.best, info=info | (
+                {"no_signal": unusable[name]} if name in unusable else {}),
         )
     replicates = bootstrap_replicates(chosen, searches[chosen].best, layout, X, y,
                                       n_replicates=uncertainty_replicates, seed=seed,
@@ -88,6 +93,40 @@ def _train(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame, *,
     return TrainingOutcome(chosen, models, searches, layout, int(len(y)), float(y.mean()),
                            domain=fit_domain(layout, X), replicates=replicates,
                            sample_size=sample_size_adequacy(models, searches[chosen], chosen, y))
+
+
+def no_signal(result: SearchResult, calibrator) -> str | None:
+    """Why a classifier cannot rank patients (None when it can): out-of-fold predictions that
+    are all alike, a cross-validated AUROC no better than chance, or a calibration that would
+    reverse the ranking (a negative Platt slope turns every explanation upside down)."""
+    if np.ptp(result.out_of_fold) < 1e-9:
+        return "it gave every patient the same out-of-fold prediction"
+    if not result.cv_auroc > 0.5:
+        return f"its cross-validated AUROC is {result.cv_auroc:.3f}, no better than chance"
+    if getattr(calibrator, "slope", 1.0) <= 0:
+        return ("its calibration slope on out-of-fold predictions is "
+                f"{calibrator.slope:.3f}: higher predictions went with fewer responses")
+    return None
+
+
+def choose(model: str, searches: dict[str, SearchResult], unusable: dict[str, str], *,
+           n_patients: int, n_events: int) -> str:
+    """The candidate: the requested classifier, or the best cross-validated log loss among
+    those that rank patients. A model that ranks no better than chance would tell every
+    patient roughly the same number with a confident-looking report, so none is shipped."""
+    usable = [name for name in searches if name not in unusable]
+    if model != "auto":
+        usable = [model] if model not in unusable else []
+    if not usable:
+        reasons = "; ".join(f"{name}: {why}" for name, why in unusable.items()
+                            if model == "auto" or name == model)
+        raise CannotTrain(
+            f"no classifier distinguishes patients with the outcome from those without in "
+            f"cross-validation on {n_patients:,} development patients ({n_events:,} with the "
+            f"outcome) — {reasons}. A model would give every patient about the same chance, "
+            "so none is trained. More patients, or characteristics related to the outcome, "
+            "are needed.")
+    return min(usable, key=lambda n: searches[n].cv_log_loss)
 
 
 def candidate_parameters(logistic: ResponseModel) -> int:

@@ -68,10 +68,22 @@ def _logistic_out_of_fold(layout: FeatureLayout, X: pd.DataFrame, y: np.ndarray,
     return predictions
 
 
+def sized_space(classifier: str, n_fit: int) -> dict:
+    """The search space for fits on `n_fit` patients. A LightGBM leaf needs at least
+    `min_child_samples` patients: in a small cohort the larger settings allow no split at all,
+    and such a "model" gives every patient the same chance. Settings above a quarter of the
+    patients are dropped (the demo's folds keep every setting)."""
+    space = dict(SEARCH_SPACES[classifier])
+    if classifier == "lightgbm":
+        fitting = [v for v in space["min_child_samples"] if v <= n_fit // 4]
+        space["min_child_samples"] = fitting or [max(2, n_fit // 4)]
+    return space
+
+
 def search(classifier: str, layout: FeatureLayout, X: pd.DataFrame, y: np.ndarray,
            budget: int, cv_folds: int, seed: int, progress=None) -> SearchResult:
-    space = SEARCH_SPACES[classifier]
     folds = list(StratifiedKFold(cv_folds, shuffle=True, random_state=seed).split(X, y))
+    space = sized_space(classifier, min(len(train) for train, _ in folds))
     grid_size = int(np.prod([len(v) for v in space.values()]))
     sampled = list(ParameterSampler(space, n_iter=min(budget, grid_size), random_state=seed))
     if classifier == "logistic":

@@ -35,7 +35,7 @@ def read_validated(folder: Path) -> dict[str, pd.DataFrame]:
 
 
 def summary(labels: pd.DataFrame, features: pd.DataFrame, left_out: dict[str, str],
-            params) -> dict:
+            params, instrument_label: str) -> dict:
     labelled = labels["label"].notna()
     return {
         "patients": int(len(labels)),
@@ -51,6 +51,7 @@ def summary(labels: pd.DataFrame, features: pd.DataFrame, left_out: dict[str, st
         "prediction_day": params.features.prediction_day,
         "target": {
             "instrument": params.target.instrument,
+            "instrument_label": instrument_label,
             "definition": params.target.definition,
             "baseline_window": list(params.target.baseline_window),
             "endpoint_window": list(params.target.endpoint_window),
@@ -105,7 +106,8 @@ def main(
     labelled = features[features["patient_id"].isin(
         labels.loc[labels["label"].notna(), "patient_id"])]
     left_out = unusable_features(labelled, who="labelled patients")
-    facts = summary(labels, features, left_out, params)
+    facts = summary(labels, features, left_out, params,
+                    registries.instruments[params.target.instrument].label)
     rows = dictionary_rows(registry, features, left_out)
     facts["dictionary"] = rows
     report.parent.mkdir(parents=True, exist_ok=True)

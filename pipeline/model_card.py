@@ -56,13 +56,16 @@ def main(
                                      "bootstrap intervals for Brier, calibration and ICI."),
     resamples: int = typer.Option(1000, "--resamples", min=100,
                                   help="Bootstrap resamples for --predictions."),
-    data_origin: str = typer.Option("simulated", "--data-origin",
-                                    help="simulated | real (the limitations differ)."),
+    data_origin: str = typer.Option(None, "--data-origin",
+                                    help="simulated | real (the limitations differ); default: "
+                                         "data.origin in the params file."),
     log: bool = typer.Option(True, "--log/--no-log", help="Log the card to the MLflow run."),
     params_file: Path = typer.Option(Path("configs/params.yaml"), "--params",
                                      help="Params (seed of the bootstrap)."),
 ) -> None:
     """Write the model card (Markdown and HTML) of a training run and log it to the run."""
+    if data_origin is None:
+        data_origin = load_params(params_file).data.origin if params_file.exists() else "real"
     if data_origin not in ("simulated", "real"):
         raise typer.BadParameter("must be simulated or real", param_hint="--data-origin")
     run = _json(run_ref)

@@ -62,8 +62,13 @@ def _interval(value, ci, digits: int) -> str:
     return f"{_num(value, digits)} ({_num(ci[0], digits)} to {_num(ci[1], digits)})"
 
 
+def _instrument_label(target: dict) -> str:
+    """The scale as clinicians write it (PHQ-9, not phq9); older reports hold only the key."""
+    return str(target.get("instrument_label") or str(target.get("instrument", "madrs")).upper())
+
+
 def _label_definition(target: dict) -> str:
-    instrument = target.get("instrument", "madrs").upper()
+    instrument = _instrument_label(target)
     low, high = target.get("endpoint_window", (10, 28))
     base_low, base_high = target.get("baseline_window", (-14, 0))
     timing = (f"baseline = last {instrument} in days {base_low} to {base_high}; endpoint = last "
@@ -226,7 +231,7 @@ def card_context(i: CardInputs) -> dict:
     sample_size = _sample_size(i)
     target = i.features.get("target", {})
     outcome = f"{target.get('definition', 'response')} on the " \
-              f"{str(target.get('instrument', 'madrs')).upper()}"
+              f"{_instrument_label(target)}"
     run = i.run
     return {
         "registered_model": run.get("registered_model", "—"),

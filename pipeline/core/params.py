@@ -19,6 +19,9 @@ class _Section(BaseModel):
 
 class DataParams(_Section):
     raw_dir: Path
+    # Where the patients come from: the model card's limitations differ. Real unless a
+    # params file says the cohort was simulated (the demo's does).
+    origin: Literal["simulated", "real"] = "real"
 
 
 class TargetParams(_Section):

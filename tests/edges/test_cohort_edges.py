@@ -28,6 +28,9 @@ def _cohort(n: int, seed: int = 0, **columns) -> tuple[pd.DataFrame, pd.DataFram
         values = pd.to_numeric(features[k], errors="coerce").astype(float).fillna(0).to_numpy()
         spread = values.std() or 1.0
         signal += (values - values.mean()) / spread
+    for k in columns:
+        if features[k].dtype == object:
+            signal += 1.5 * (features[k] == features[k].iloc[0]).to_numpy()
     labels = pd.DataFrame({"patient_id": ids,
                            "label": (rng.random(n) < 1 / (1 + np.exp(-0.8 * signal + 0.2)))
                            .astype(int)})
@@ -121,6 +124,33 @@ def test_a_category_never_seen_in_development_is_flagged_and_treated_as_missing(
     assert ood[0] == 1 and "'subcutaneous' was never seen" in warnings[0]
     e = explain(outcome.models[outcome.candidate], new)
     assert abs(e.additivity_gap[0]) < 1e-9
+
+
+def _search(name, oof, auroc, log_loss=0.6):
+    from models.tuning import SearchResult
+    return SearchResult(name, {}, [], {}, log_loss, auroc, np.asarray(oof, dtype=float))
+
+
+def test_a_classifier_that_cannot_rank_patients_is_never_the_candidate():
+    from models.calibration import PlattCalibrator
+    from models.training import choose, no_signal
+
+    good = PlattCalibrator(0.0, 1.0)
+    assert "same out-of-fold prediction" in no_signal(_search("lightgbm", [0.3] * 5, 0.5), good)
+    assert "no better than chance" in no_signal(_search("x", [0.2, 0.4], 0.47), good)
+    assert "higher predictions went with fewer" in no_signal(_search("x", [0.2, 0.4], 0.6),
+                                                              PlattCalibrator(-5.5, -4.36))
+    assert no_signal(_search("x", [0.2, 0.4], 0.6), good) is None
+    # The constant LightGBM of a 72-patient cohort had the lower log loss and still loses.
+    searches = {"lightgbm": _search("lightgbm", [0.26] * 4, 0.467, log_loss=0.55),
+                "logistic": _search("logistic", [0.2, 0.3, 0.4, 0.1], 0.61, log_loss=0.58)}
+    unusable = {"lightgbm": "it gave every patient the same out-of-fold prediction"}
+    assert choose("auto", searches, unusable, n_patients=72, n_events=19) == "logistic"
+    with pytest.raises(CannotTrain, match=r"72 development patients \(19 with the outcome\)"):
+        choose("lightgbm", searches, unusable, n_patients=72, n_events=19)
+    with pytest.raises(CannotTrain, match="A model would give every patient about the same"):
+        choose("auto", searches, unusable | {"logistic": "chance"}, n_patients=72,
+               n_events=19)
 
 
 def test_no_usable_feature_is_refused_clearly():
