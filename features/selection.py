@@ -34,7 +34,7 @@ def unusable_features(frame: pd.DataFrame,
             continue
         distinct = recorded.astype(str).unique()
         if len(distinct) < 2:
-            reasons[name] = (f"the same value ({_shown(distinct[0])}) for all "
-                             f"{len(recorded):,} {who} who have it "
-                             f"(of {n:,})")
+            who_has = f"all {n:,} {who}" if len(recorded) == n else \
+                f"all {len(recorded):,} {who} who have it ({n - len(recorded):,} have none)"
+            reasons[name] = f"the same value ({_shown(distinct[0])}) for {who_has}"
     return reasons
