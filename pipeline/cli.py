@@ -6,11 +6,14 @@ starts one command per stage (docs/benchmarks.md, incremental re-runs).
 """
 from __future__ import annotations
 
+import functools
 import importlib
 
 import click
 import typer
 from typer.core import TyperGroup
+
+from pipeline.core.errors import UserError
 
 # command -> module whose `main` it runs, in the order `txresponse --help` lists them
 COMMANDS = {
@@ -28,6 +31,19 @@ COMMANDS = {
 }
 
 
+def _user_errors_as_messages(name: str, main):
+    """The stage's `main`, with a `UserError` printed as its message and exit 2 instead of a
+    traceback (typer reads the signature through `functools.wraps`)."""
+    @functools.wraps(main)
+    def guarded(*args, **kwargs):
+        try:
+            return main(*args, **kwargs)
+        except UserError as error:
+            typer.echo(f"txresponse {name}: {error}", err=True)
+            raise typer.Exit(2) from None
+    return guarded
+
+
 class _LazyCommands(TyperGroup):
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS)
@@ -36,7 +52,8 @@ class _LazyCommands(TyperGroup):
         if name not in COMMANDS:
             return None
         single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-        single.command(name)(importlib.import_module(COMMANDS[name]).main)
+        main = importlib.import_module(COMMANDS[name]).main
+        single.command(name)(_user_errors_as_messages(name, main))
         return typer.main.get_command(single)
 
 

@@ -19,6 +19,7 @@ from collections import Counter
 from pathlib import Path
 
 import mlflow
+from mlflow.exceptions import MlflowException
 import pandas as pd
 import typer
 from rich.console import Console
@@ -29,6 +30,7 @@ from models.references import model_version, parse_model_uri
 from models.report.writer import write_reports
 from models.scoring import ScoringModel, explanation_meta, write_scored
 from pipeline.core.contract import contract_tables
+from pipeline.core.errors import UserError
 from pipeline.core.params import load_params
 from pipeline.core.registries import load_registries
 from pipeline.report import parse_patient_ids
@@ -42,7 +44,15 @@ console = Console(stderr=True)
 def _from_mlflow(uri: str, into: Path) -> tuple[Path, dict]:
     """Download a logged model and find the saved ResponseModel folder inside it."""
     tracking.use_store()
-    local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(into)))
+    try:
+        local = Path(mlflow.artifacts.download_artifacts(artifact_uri=uri, dst_path=str(into)))
+    except MlflowException as error:
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0].rstrip(".")
+        raise UserError(
+            f"cannot load {uri} from the tracking store {tracking.tracking_uri()}: {first}. "
+            "A new model is registered with the alias 'candidate'; 'champion' exists only "
+            "after `txresponse promote`. Use --model-dir for the model the pipeline last "
+            "trained.") from None
     folders = sorted(p.parent for p in local.rglob("model.json")
                      if (p.parent / "domain.json").exists() or "bootstrap" not in p.parts)
     if not folders:

@@ -9,7 +9,9 @@ from pathlib import Path
 from typing import Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pipeline.core.errors import UserError, validation_problems
 
 
 class _Strict(BaseModel):
@@ -96,10 +98,24 @@ class Registries(_Strict):
 
 
 def _load_keyed(path: Path, model: type[_Strict]) -> dict:
-    raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    if not path.is_file():
+        raise UserError(f"no registry at {path} (from {Path.cwd()}): run txresponse from the "
+                        "project folder (the one holding configs/), or pass --configs")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise UserError(f"{path} is not valid YAML: {error}") from None
     if not isinstance(raw, dict):
-        raise ValueError(f"{path}: expected a mapping of key -> settings")
-    return {key: model(key=key, **(spec or {})) for key, spec in raw.items()}
+        raise UserError(f"{path}: expected a mapping of key -> settings")
+    entries = {}
+    for key, spec in raw.items():
+        if not isinstance(spec, dict | None):
+            raise UserError(f"{path}: {key}: expected a mapping of settings")
+        try:
+            entries[key] = model(key=key, **(spec or {}))
+        except ValidationError as error:
+            raise UserError(f"{path}: {validation_problems(error, prefix=str(key))}") from None
+    return entries
 
 
 def load_registries(config_dir: Path | str = "configs") -> Registries:

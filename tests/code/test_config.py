@@ -1,11 +1,11 @@
 """Configuration is validated on load, and errors name the offending key."""
 from __future__ import annotations
 
-import pydantic
 import pytest
 import yaml
 
 from pipeline.core.contract import contract_tables
+from pipeline.core.errors import UserError
 from pipeline.core.params import load_params
 from pipeline.core.registries import load_registries
 
@@ -33,7 +33,7 @@ def test_bad_target_is_rejected_naming_the_key(tmp_path, change, key):
     params = {"seed": 1, "data": {"raw_dir": "x"}, "target": change}
     path = tmp_path / "params.yaml"
     path.write_text(yaml.safe_dump(params))
-    with pytest.raises(pydantic.ValidationError, match=key):
+    with pytest.raises(UserError, match=key):
         load_params(path)
 
 
@@ -70,13 +70,13 @@ def test_declared_covariate_becomes_a_patient_column(tmp_path):
 ])
 def test_bad_instrument_is_rejected(tmp_path, instruments, message):
     _write_configs(tmp_path, instruments=instruments)
-    with pytest.raises(pydantic.ValidationError, match=message):
+    with pytest.raises(UserError, match=message):
         load_registries(tmp_path)
 
 
 def test_categorical_covariate_needs_levels(tmp_path):
     _write_configs(tmp_path, covariates={"employment": {"kind": "categorical", "label": "e"}})
-    with pytest.raises(pydantic.ValidationError, match="needs levels"):
+    with pytest.raises(UserError, match="needs levels"):
         load_registries(tmp_path)
 
 

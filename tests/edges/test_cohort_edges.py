@@ -291,3 +291,25 @@ def test_model_card_lists_left_out_features_and_warns_on_a_small_cohort(repo):
     assert "The data do not record the treating site" in card
     adequate = assess(20000, 9000, 17, 0.051).to_dict()
     assert "**Warning — sample size.**" not in _card(repo, sample_size=adequate)
+
+
+@pytest.mark.parametrize("args, message", [
+    (["score", "--data", "x", "--out", "y"],
+     "no params file at configs/params.yaml"),
+    (["train", "--features", "x", "--validated", "y", "--out", "z", "--report", "r",
+      "--params", "{params}"],
+     "train.search_budget: Input should be greater than or equal to 1"),
+])
+def test_configuration_problems_are_one_line_messages(tmp_path, args, message):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    params = tmp_path / "params.yaml"
+    params.write_text("seed: 1\ndata: {raw_dir: x}\ntrain: {search_budget: 0}\n")
+    binary = Path(sys.executable).parent / "txresponse"
+    result = subprocess.run([str(binary), *[a.format(params=params) for a in args]],
+                            cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert message in " ".join(result.stderr.split())

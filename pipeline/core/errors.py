@@ -1,0 +1,19 @@
+"""Errors the user can fix. The command line prints the message (what was found, what to do)
+and exits 2, with no Python traceback; anything else is a bug and keeps its traceback."""
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """A problem with the command's input (files, configuration, model reference) that the
+    message explains."""
+
+
+def validation_problems(error, prefix: str = "") -> str:
+    """A pydantic ValidationError as one line: `key: problem; key: problem` (no pydantic
+    boilerplate, links or echoed input)."""
+    parts = []
+    for problem in error.errors():
+        where = ".".join(str(p) for p in (prefix, *problem["loc"]) if p != "") or "the file"
+        message = str(problem["msg"]).removeprefix("Value error, ")
+        parts.append(f"{where}: {message}")
+    return "; ".join(parts)
