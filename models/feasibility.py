@@ -43,7 +43,7 @@ def check_labels(labels: pd.Series, cv_folds: int, test_fraction: float,
             f"none of the {len(labels):,} patients has an outcome label: every patient lacks a "
             "baseline or an endpoint rating of the target scale in the target windows. Check "
             "target.instrument and the windows in configs/params.yaml against the days your "
-            "assessments were rated (reports/features.json lists why each patient is "
+            "assessments were rated (the features report lists why each patient is "
             "unlabelled).")
     if events < need or non_events < need:
         non = "non-" + outcome
@@ -75,4 +75,4 @@ def check_features(layout_order: list[str], excluded: dict[str, str]) -> None:
         raise CannotTrain(
             f"no characteristic varies among the development patients ({len(excluded)} "
             "registered features were all left out: never recorded, or one value for "
-            "everyone; reports/features.json lists why). A model needs at least one.")
+            "everyone; the features report lists why). A model needs at least one.")

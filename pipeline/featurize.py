@@ -60,6 +60,19 @@ def summary(labels: pd.DataFrame, features: pd.DataFrame, left_out: dict[str, st
     }
 
 
+def label_warnings(facts: dict, definition: str) -> list[str]:
+    """What makes these labels unusable for training, said before `train` refuses."""
+    if facts["labelled"] == 0:
+        return [f"none of the {facts['patients']:,} patients has an outcome label (the reasons "
+                "are counted in the features report): check target.instrument and the windows "
+                "in the params file against the days of your ratings"]
+    if facts["label_prevalence"] in (0.0, 1.0):
+        share = "every" if facts["label_prevalence"] == 1.0 else "no"
+        return [f"{share} labelled patient reached {definition}: a model needs patients with "
+                "and without the outcome"]
+    return []
+
+
 def main(
     validated: Path = typer.Option(..., "--validated", help="Folder of validated tables "
                                    "(the validate stage's --out)."),
@@ -105,7 +118,8 @@ def main(
     # The train stage applies the same rule to its development patients (models/layout.py).
     labelled = features[features["patient_id"].isin(
         labels.loc[labels["label"].notna(), "patient_id"])]
-    left_out = unusable_features(labelled, who="labelled patients")
+    # With no labelled patient nothing can be judged: every feature stays (train refuses).
+    left_out = unusable_features(labelled, who="labelled patients") if len(labelled) else {}
     facts = summary(labels, features, left_out, params,
                     registries.instruments[params.target.instrument].label)
     rows = dictionary_rows(registry, features, left_out)
@@ -115,6 +129,8 @@ def main(
     dictionary.parent.mkdir(parents=True, exist_ok=True)
     dictionary.write_text(dictionary_markdown(rows, params.features.prediction_day,
                                               len(features)), encoding="utf-8")
+    for warning in label_warnings(facts, params.target.definition):
+        console.print(f"[yellow]WARNING: {warning}[/yellow]")
     if left_out:
         names = list(left_out)
         shown = ", ".join(names[:8]) + (f" and {len(names) - 8} more" if len(names) > 8 else "")
