@@ -2,7 +2,7 @@
 test patients. Pure computation on arrays and frames; the evaluate stage does the I/O."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -21,6 +21,7 @@ class TestSet:
     y: np.ndarray
     features: pd.DataFrame      # feature rows of the test patients, in `ids` order
     groups: dict[str, pd.Series]  # subgroup variables aligned with `ids`
+    skipped_groups: dict[str, str] = field(default_factory=dict)  # variable -> why not analysed
 
 
 def test_set(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame,
@@ -36,7 +37,12 @@ def test_set(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame,
         "route": rows["route"].reset_index(drop=True) if "route" in rows else None,
         "diagnosis": rows["diagnosis"].reset_index(drop=True) if "diagnosis" in rows else None,
     }
-    return TestSet(ids, y, rows.reset_index(), {k: v for k, v in groups.items() if v is not None})
+    # A variable the cohort does not record (no site column, no sessions table) would form one
+    # "missing" subgroup holding every patient: reported as skipped, with the reason.
+    skipped = {name: "not recorded for any test patient" for name, values in groups.items()
+               if values is None or values.isna().all()}
+    return TestSet(ids, y, rows.reset_index(),
+                   {k: v for k, v in groups.items() if k not in skipped}, skipped)
 
 
 ROLES = ("candidate_calibrated", "candidate_uncalibrated", "comparator_calibrated")
@@ -75,6 +81,7 @@ def evaluate(candidate: ResponseModel, comparator: ResponseModel, test: TestSet,
         "thresholds": threshold_metrics(test.y, p_main, thresholds),
         "subgroups": subgroup_metrics(None, test.y, p_main, test.groups, min_n=min_n,
                                       min_events=min_events),
+        "subgroups_skipped": dict(test.skipped_groups),
         "curves": {role: {"roc": roc_points(test.y, p),
                           "calibration": calibration_points(test.y, p),
                           "decision": decision_points(test.y, p)}

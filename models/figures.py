@@ -53,7 +53,7 @@ def save_figure(figure, path: str | Path) -> Path:
 
 
 def reliability_diagram(curves: Curves, path: str | Path, n_bins: int = 10,
-                        frac: float = LOWESS_FRAC) -> Path:
+                        frac: float = LOWESS_FRAC, outcome: str = "response") -> Path:
     """Observed response rate against predicted probability, with the distribution of predictions.
 
     Top: the diagonal (perfect calibration), each model's lowess curve and its binned observed
@@ -71,11 +71,11 @@ def reliability_diagram(curves: Curves, path: str | Path, n_bins: int = 10,
         top.scatter(bins["mean_predicted"], bins["observed_rate"], color=color, alpha=0.7,
                     s=15 + 120 * bins["n"] / bins["n"].max(), edgecolors="none")
         bottom.hist(p, bins=edges, color=color, alpha=0.5, label=name)
-    top.set(xlim=(0, 1), ylim=(0, 1), ylabel="Observed response rate",
+    top.set(xlim=(0, 1), ylim=(0, 1), ylabel=f"Observed {outcome} rate",
             title="Calibration on the test set")
     top.set_aspect("equal", adjustable="box")
     top.legend(loc="upper left", fontsize="small")
-    bottom.set(xlabel="Predicted probability of response", ylabel="Patients")
+    bottom.set(xlabel=f"Predicted probability of {outcome}", ylabel="Patients")
     return save_figure(figure, path)
 
 
@@ -94,7 +94,8 @@ def roc_curves(curves: Curves, path: str | Path) -> Path:
     return save_figure(figure, path)
 
 
-def decision_curves(curves: Curves, path: str | Path, thresholds=None) -> Path:
+def decision_curves(curves: Curves, path: str | Path, thresholds=None,
+                    outcome: str = "response") -> Path:
     """Net benefit of each model against treating all and treating none, across thresholds.
 
     Treat-all uses the first model's outcomes (the models share a test set). The y-axis runs from
@@ -112,7 +113,7 @@ def decision_curves(curves: Curves, path: str | Path, thresholds=None) -> Path:
                       label="Treat none")
         axes.plot(points["threshold"], points["model"], color=f"C{index}", label=name)
     upper = max(prevalence or 0.0, 0.01) * 1.1
-    axes.set(ylim=(-0.1 * upper - 0.01, upper), xlabel="Threshold probability of response",
+    axes.set(ylim=(-0.1 * upper - 0.01, upper), xlabel=f"Threshold probability of {outcome}",
              ylabel="Net benefit", title="Decision curve on the test set")
     axes.legend(loc="upper right", fontsize="small")
     return save_figure(figure, path)

@@ -39,13 +39,15 @@ def _metrics_document(result: dict, candidate: ResponseModel, params) -> dict:
 
 
 def _write_outputs(result: dict, metrics: dict, metrics_path: Path, details_path: Path,
-                   plots_dir: Path, figures_dir: Path, predictions_path: Path) -> None:
+                   plots_dir: Path, figures_dir: Path, predictions_path: Path,
+                   outcome: str) -> None:
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     metrics_path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
     details = {
         "thresholds": result["thresholds"].round(4).to_dict(orient="records"),
         "subgroups": result["subgroups"].round(4).astype(object)
         .where(result["subgroups"].notna(), None).to_dict(orient="records"),
+        "subgroups_skipped": result["subgroups_skipped"],
     }
     details_path.write_text(json.dumps(details, indent=2) + "\n", encoding="utf-8")
     for role, curves in result["curves"].items():
@@ -56,9 +58,9 @@ def _write_outputs(result: dict, metrics: dict, metrics_path: Path, details_path
     y = result["predictions"]["label"].to_numpy()
     curves = {result["names"][role]: (y, p) for role, p in result["predicted"].items()}
     figures_dir.mkdir(parents=True, exist_ok=True)
-    figures.reliability_diagram(curves, figures_dir / "reliability.png")
+    figures.reliability_diagram(curves, figures_dir / "reliability.png", outcome=outcome)
     figures.roc_curves(curves, figures_dir / "roc.png")
-    figures.decision_curves(curves, figures_dir / "decision_curve.png")
+    figures.decision_curves(curves, figures_dir / "decision_curve.png", outcome=outcome)
     predictions_path.parent.mkdir(parents=True, exist_ok=True)
     result["predictions"].round(6).to_csv(predictions_path, index=False, lineterminator="\n")
 
@@ -99,7 +101,7 @@ def main(
                           min_events=params.evaluate.min_subgroup_events)
         metrics = _metrics_document(result, candidate, params)
         _write_outputs(result, metrics, metrics_path, details_path, plots_dir, figures_dir,
-                       predictions_path)
+                       predictions_path, params.target.definition)
 
     run = json.loads((model_dir / "mlflow_run.json").read_text(encoding="utf-8"))
     tracking.configure(params.train.experiment)

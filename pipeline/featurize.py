@@ -35,7 +35,7 @@ def read_validated(folder: Path) -> dict[str, pd.DataFrame]:
 
 
 def summary(labels: pd.DataFrame, features: pd.DataFrame, left_out: dict[str, str],
-            params, instrument_label: str) -> dict:
+            params, instrument) -> dict:
     labelled = labels["label"].notna()
     return {
         "patients": int(len(labels)),
@@ -51,7 +51,8 @@ def summary(labels: pd.DataFrame, features: pd.DataFrame, left_out: dict[str, st
         "prediction_day": params.features.prediction_day,
         "target": {
             "instrument": params.target.instrument,
-            "instrument_label": instrument_label,
+            "instrument_label": instrument.label,
+            "remission_max": instrument.remission_max,
             "definition": params.target.definition,
             "baseline_window": list(params.target.baseline_window),
             "endpoint_window": list(params.target.endpoint_window),
@@ -121,7 +122,7 @@ def main(
     # With no labelled patient nothing can be judged: every feature stays (train refuses).
     left_out = unusable_features(labelled, who="labelled patients") if len(labelled) else {}
     facts = summary(labels, features, left_out, params,
-                    registries.instruments[params.target.instrument].label)
+                    registries.instruments[params.target.instrument])
     rows = dictionary_rows(registry, features, left_out)
     facts["dictionary"] = rows
     report.parent.mkdir(parents=True, exist_ok=True)

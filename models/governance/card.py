@@ -74,7 +74,10 @@ def _label_definition(target: dict) -> str:
     timing = (f"baseline = last {instrument} in days {base_low} to {base_high}; endpoint = last "
               f"{instrument} in days {low} to {high}")
     if target.get("definition") == "remission":
-        return f"Remission: endpoint {instrument} at or below the remission threshold ({timing})."
+        threshold = target.get("remission_max")
+        at_most = f" ({threshold:g} or less)" if isinstance(threshold, int | float) else ""
+        return (f"Remission: endpoint {instrument} at or below the remission threshold"
+                f"{at_most} ({timing}).")
     share = float(target.get("min_reduction", 0.5))
     return (f"Response: endpoint {instrument} at least {share:.0%} below baseline, i.e. endpoint "
             f"≤ {1 - share:.2f} × baseline ({timing}).")
@@ -225,6 +228,11 @@ def _sample_size(i: CardInputs) -> dict | None:
             "required_epp": _num(r.get("epp"), 2)}
 
 
+# What the card calls the outcome and the patients who reach it, by target definition.
+OUTCOME_WORDS = {"response": {"noun": "response", "holders": "responders"},
+                 "remission": {"noun": "remission", "holders": "remitters"}}
+
+
 def card_context(i: CardInputs) -> dict:
     """Everything the templates need."""
     data, model, subgroups = _data(i), _model(i), _subgroups(i)
@@ -233,7 +241,10 @@ def card_context(i: CardInputs) -> dict:
     outcome = f"{target.get('definition', 'response')} on the " \
               f"{_instrument_label(target)}"
     run = i.run
+    words = OUTCOME_WORDS.get(str(target.get("definition", "response")),
+                              OUTCOME_WORDS["response"])
     return {
+        "words": words,
         "registered_model": run.get("registered_model", "—"),
         "version": run.get("version", "—"),
         "run_id": run.get("run_id", "—"),
@@ -245,9 +256,10 @@ def card_context(i: CardInputs) -> dict:
                        ("Data digest (features + labels, md5)",
                         i.run_tags.get("data_digest", "—")),
                        ("Features digest (md5)", i.run_tags.get("features_digest", "—"))],
-        "intended_use": intended_use(outcome),
+        "intended_use": intended_use(outcome, words["noun"]),
         "data": data, "model": model, "performance": _performance(i), "subgroups": subgroups,
         "sample_size": sample_size,
+        "subgroups_skipped": sorted(i.evaluation.get("subgroups_skipped", {}).items()),
         "limitations": limitations(i.data_origin, data, subgroups, model, sample_size),
         "tripod": checklist(),
     }

@@ -3,7 +3,7 @@ figures (simulated data, sites, missing biomarkers, small subgroups, what an int
 from __future__ import annotations
 
 
-def intended_use(outcome: str) -> list[tuple[str, str]]:
+def intended_use(outcome: str, noun: str = "response") -> list[tuple[str, str]]:
     """(heading, text) pairs: purpose, users, population, output, objective."""
     return [
         ("Purpose", "Decision support: an estimate, before the first session, of the chance "
@@ -16,7 +16,7 @@ def intended_use(outcome: str) -> list[tuple[str, str]]:
                        "at clinics like those in the development data. Not for other "
                        "treatments, for safety outcomes (dissociation, blood pressure), or for "
                        "patients unlike the development cohort (the scoring step flags them)."),
-        ("Output", "A calibrated probability of response with a 95 % estimation interval, a "
+        ("Output", f"A calibrated probability of {noun} with a 95 % estimation interval, a "
                    "per-patient explanation, and out-of-distribution warnings."),
         ("Objective of this work", "Development with internal evaluation on held-out "
                                    "patients."),

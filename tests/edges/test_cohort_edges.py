@@ -261,7 +261,7 @@ def test_features_stage_reports_and_documents_what_it_leaves_out(tmp_path, repo)
     assert "`baseline_phq9`" in main_table
 
 
-def _card(repo, **training_changes):
+def _card(repo, features_changes=None, evaluation_changes=None, **training_changes):
     import json
 
     from models.governance.card import CardInputs, card_context
@@ -271,8 +271,10 @@ def _card(repo, **training_changes):
         return json.loads((repo / "reports" / name).read_text(encoding="utf-8"))
     training = load("training.json") | training_changes
     inputs = CardInputs(run={"run_id": "r", "registered_model": "m", "version": "1"},
-                        metrics=load("metrics.json"), evaluation=load("evaluation.json"),
-                        features=load("features.json"), training=training,
+                        metrics=load("metrics.json"),
+                        evaluation=load("evaluation.json") | (evaluation_changes or {}),
+                        features=load("features.json") | (features_changes or {}),
+                        training=training,
                         validation=load("validation/report.json"), sites={})
     return render_markdown(card_context(inputs))
 
@@ -313,3 +315,16 @@ def test_configuration_problems_are_one_line_messages(tmp_path, args, message):
     assert result.returncode == 2
     assert "Traceback" not in result.stderr
     assert message in " ".join(result.stderr.split())
+
+
+def test_a_remission_model_card_speaks_of_remission_and_says_what_was_not_analysed(repo):
+    card = _card(repo, features_changes={"target": {
+        "instrument": "hamd17", "instrument_label": "HAM-D-17", "definition": "remission",
+        "remission_max": 7, "baseline_window": [-14, 0], "endpoint_window": [10, 28]}},
+        evaluation_changes={"subgroups_skipped": {"route": "not recorded for any test "
+                                                            "patient"}})
+    assert "remission prevalence" in card and "predicted remitters" in card
+    assert "responders" not in card.replace("non-remitters", "")
+    assert "Remission: endpoint HAM-D-17 at or below the remission threshold (7 or less)" in card
+    assert "Not analysed by route: not recorded for any test patient." in card
+    assert "**Sites.** The data do not record the treating site." in card
