@@ -150,6 +150,7 @@ def explanation_meta(scoring: ScoringModel, run: dict, params, registries) -> di
         "base_probability": None,  # filled in from the explanation
         "development_prevalence": model.info.get("development_prevalence"),
         "n_development": model.info.get("n_development"),
+        "sample_size": model.info.get("sample_size"),
         "generated": date.today().isoformat(),
     }
 

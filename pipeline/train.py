@@ -69,6 +69,16 @@ def _sample_size_metrics(outcome: TrainingOutcome) -> dict[str, float]:
             if v is not None and np.isfinite(v)}
 
 
+def sample_size_summary(outcome: TrainingOutcome) -> dict | None:
+    """The figures a clinician report needs (the full assessment is in training.json)."""
+    a = outcome.sample_size
+    if a is None:
+        return None
+    return {"adequate": a.adequate, "actual_n": a.actual_n, "actual_events": a.actual_events,
+            "required_n": a.requirement.n, "required_events": a.requirement.events_required,
+            "reason": a.requirement.reason}
+
+
 def sample_size_sentence(outcome: TrainingOutcome) -> str | None:
     """One line for the console when the cohort is below the minimum (or it cannot be told)."""
     a = outcome.sample_size
@@ -186,6 +196,8 @@ def main(
     settings = feature_settings(params)
     for model in outcome.models.values():
         model.info["feature_settings"] = settings
+    # Every report of this model says when its cohort was below the minimum sample size.
+    outcome.models[outcome.candidate].info["sample_size"] = sample_size_summary(outcome)
     outcome.models[outcome.candidate].save(out / "candidate")
     outcome.models[outcome.comparator].save(out / "comparator")
     outcome.domain.save(out / "candidate" / "domain.json")

@@ -12,6 +12,8 @@ from importlib import resources
 import jinja2
 from markupsafe import Markup
 
+from models.report.view import model_caution
+
 
 @lru_cache(maxsize=1)
 def environment() -> jinja2.Environment:
@@ -40,5 +42,5 @@ def render_index(rows: list[dict], meta: dict, outcome: str, model_name: str) ->
     flagged = [r for r in rows if r["out_of_distribution"] or r["n_warnings"] or r["many_missing"]]
     return environment().get_template("index.html.j2").render(
         rows=rows, flagged=flagged, outcome=outcome, model_name=model_name,
-        generated=meta.get("generated", ""),
+        generated=meta.get("generated", ""), model_caution=model_caution(meta),
     )

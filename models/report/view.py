@@ -67,6 +67,21 @@ def gap_points(probability: float, gap_logodds: float) -> float:
     return 100 * (probability - 1 / (1 + math.exp(-(logit - gap_logodds))))
 
 
+def model_caution(meta: dict) -> str:
+    """A sentence when the model's development cohort was below the minimum sample size
+    (Riley et al.), or when that could not be judged; empty otherwise."""
+    size = meta.get("sample_size") or {}
+    if not size or size.get("adequate") is True:
+        return ""
+    if size.get("adequate") is None:
+        return ("Whether the model learned from enough patients could not be judged "
+                f"({size.get('reason') or 'see the model card'}).")
+    return (f"The model learned from {size['actual_n']:,} patients; published criteria "
+            f"(Riley et al. 2020) call for at least {size['required_n']:,} for a model of its "
+            "size. Its estimates may be more extreme than the truth, and it may perform worse "
+            "for new patients than the model card reports.")
+
+
 def _observed(label, verb: str, infinitive: str) -> str:
     if is_missing(label):
         return "not known"
@@ -110,6 +125,7 @@ def patient_view(prediction: dict, explanations: list[dict],
         "waterfall": charts.waterfall_svg(bars, f"From {percent(base)} for a typical patient "
                                           f"to {percent(probability)} for this patient."),
         "warnings": _warnings(prediction),
+        "model_caution": model_caution(meta),
         "out_of_distribution": _flag(prediction.get("out_of_distribution", 0)),
         "missing": missing, "n_missing": n_missing, "n_characteristics": len(factors),
         "many_missing": n_missing > MANY_MISSING_SHARE * max(len(factors), 1),

@@ -328,3 +328,20 @@ def test_a_remission_model_card_speaks_of_remission_and_says_what_was_not_analys
     assert "Remission: endpoint HAM-D-17 at or below the remission threshold (7 or less)" in card
     assert "Not analysed by route: not recorded for any test patient." in card
     assert "**Sites.** The data do not record the treating site." in card
+
+
+def test_reports_say_when_the_model_learned_from_too_few_patients():
+    from models.report.render import render_index
+    from models.report.view import model_caution
+
+    small = {"sample_size": {"adequate": False, "actual_n": 72, "actual_events": 33,
+                             "required_n": 702, "required_events": 322, "reason": None}}
+    assert "learned from 72 patients" in model_caution(small)
+    assert "at least 702" in model_caution(small)
+    assert model_caution({"sample_size": {"adequate": True}}) == ""
+    assert model_caution({}) == ""
+    assert "could not be judged" in model_caution(
+        {"sample_size": {"adequate": None, "reason": "R² not above 0"}})
+    page = render_index([], small, "remission", "logistic")
+    assert 'id="model-caution"' in page and "at least 702" in page
+    assert 'id="model-caution"' not in render_index([], {}, "remission", "logistic")
