@@ -28,7 +28,7 @@ from rich.progress import Progress
 from models import tracking
 from models.references import model_version, parse_model_uri
 from models.report.writer import write_reports
-from models.scoring import ScoringModel, explanation_meta, write_scored
+from models.scoring import ScoringModel, explanation_meta, feature_words, write_scored
 from pipeline.core.contract import contract_tables
 from pipeline.core.errors import UserError
 from pipeline.core.params import load_params
@@ -172,6 +172,15 @@ def main(
     summary = _summary(results, split, partition_seconds, reports_seconds,
                        time.perf_counter() - started, written, chunk_patients, workers,
                        file_format)
+    summary["model_features_not_recorded"] = never_recorded(
+        results, scoring.model.layout.order, feature_words(dictionary)[0]
+        if dictionary.exists() else {})
+    if summary["model_features_not_recorded"] and summary["patients"]:
+        console.print(
+            f"[yellow]The model uses {len(summary['model_features_not_recorded'])} "
+            "characteristic(s) that none of these patients has (a column or table your "
+            "export lacks?): " + ", ".join(summary["model_features_not_recorded"]) +
+            ". Every report lists them as not recorded.[/yellow]", highlight=False)
     (out / "score_summary.json").write_text(json.dumps(summary, indent=2) + "\n",
                                             encoding="utf-8")
     quarantined = sum(summary["quarantined"].values())
@@ -199,6 +208,12 @@ def _write_reports(results, meta: dict, out: Path, dictionary: Path, wanted: lis
     return write_reports(folder / "predictions.csv", folder / "explanations.csv",
                          folder / "explanations_meta.json", dictionary, out / "patients",
                          patient_ids=wanted, max_patients=max_reports)
+
+
+def never_recorded(results, model_features: list[str], labels: dict[str, str]) -> list[str]:
+    """Model features no scored patient has, by their clinical label."""
+    recorded = sum((r.recorded for r in results), Counter())
+    return [labels.get(name, name) for name in model_features if not recorded.get(name)]
 
 
 def _summary(results, split, partition_seconds: float, reports_seconds: float, total: float,

@@ -87,6 +87,7 @@ class ChunkResult:
     seconds: dict[str, float] = field(default_factory=lambda: dict.fromkeys(PHASES, 0.0))
     report_predictions: pd.DataFrame | None = None
     report_explanations: pd.DataFrame | None = None
+    recorded: Counter = field(default_factory=Counter)  # model feature -> patients who have it
 
 
 _LOADED: LoadedJob | None = None  # each worker process's own loaded job
@@ -128,6 +129,9 @@ def score_chunk(chunk: int, loaded: LoadedJob | None = None) -> ChunkResult:
     features = compute_features(known_on(passed, job.settings["prediction_day"]),
                                 loaded.registry)
     lap("features")
+    model_features = loaded.scoring.model.layout.order
+    result.recorded.update({name: int(features[name].notna().sum()) for name in model_features
+                            if name in features})
     predictions, explanations = score(loaded.scoring, features, words=loaded.words)
     lap("predict_explain")
 

@@ -345,3 +345,15 @@ def test_reports_say_when_the_model_learned_from_too_few_patients():
     page = render_index([], small, "remission", "logistic")
     assert 'id="model-caution"' in page and "at least 702" in page
     assert 'id="model-caution"' not in render_index([], {}, "remission", "logistic")
+
+
+def test_score_names_model_features_no_new_patient_has():
+    from collections import Counter
+
+    from pipeline.score import never_recorded
+    from pipeline.score_chunks import ChunkResult
+
+    chunks = [ChunkResult(0, recorded=Counter({"baseline_madrs": 3, "bmi": 0})),
+              ChunkResult(1, recorded=Counter({"baseline_madrs": 2, "bmi": 0}))]
+    assert never_recorded(chunks, ["baseline_madrs", "bmi", "route"],
+                          {"bmi": "body-mass index"}) == ["body-mass index", "route"]
