@@ -64,14 +64,36 @@ class IsotonicCalibrator:
 Calibrator = PlattCalibrator | IsotonicCalibrator
 
 
+# A Platt slope beyond this means separation, not calibration: predictions already on the
+# log-odds scale are never off by a factor of 50 in a model that converged.
+MAX_PLATT_SLOPE = 50.0
+
+
+def _separated(x: np.ndarray, y: np.ndarray) -> bool:
+    """Whether a threshold on x puts every patient with the outcome on one side."""
+    if y.min() == y.max():
+        return False
+    with_outcome, without = x[y == 1], x[y == 0]
+    return bool(with_outcome.min() >= without.max() or with_outcome.max() <= without.min())
+
+
 def fit_calibrator(method: str, y: np.ndarray, p_out_of_fold: np.ndarray) -> Calibrator:
     """Fit on out-of-fold predictions only: calibrating on in-sample predictions would learn
     the model's overfit, not its real miscalibration."""
     y = np.asarray(y, dtype=int)
     if method == "platt":
+        x = logit(p_out_of_fold).reshape(-1, 1)
         fit = LogisticRegression(C=np.inf, solver="lbfgs", max_iter=1000)  # unpenalised
-        fit.fit(logit(p_out_of_fold).reshape(-1, 1), y)
-        return PlattCalibrator(intercept=float(fit.intercept_[0]), slope=float(fit.coef_[0, 0]))
+        fit.fit(x, y)
+        intercept, slope = float(fit.intercept_[0]), float(fit.coef_[0, 0])
+        if _separated(x[:, 0], y) or not (np.isfinite(slope) and abs(slope) <= MAX_PLATT_SLOPE):
+            # The out-of-fold predictions separate the outcomes (small or out-of-bag sets):
+            # the unpenalised estimate does not exist, the fit diverges (slopes of several
+            # hundred were seen) and every calibrated probability becomes 0 or 1. A ridge
+            # penalty keeps it finite.
+            fit = LogisticRegression(C=1.0, solver="lbfgs", max_iter=1000).fit(x, y)
+            intercept, slope = float(fit.intercept_[0]), float(fit.coef_[0, 0])
+        return PlattCalibrator(intercept=intercept, slope=slope)
     if method == "isotonic":
         iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0)
         iso.fit(np.asarray(p_out_of_fold, dtype=float), y)

@@ -357,3 +357,14 @@ def test_score_names_model_features_no_new_patient_has():
               ChunkResult(1, recorded=Counter({"baseline_madrs": 2, "bmi": 0}))]
     assert never_recorded(chunks, ["baseline_madrs", "bmi", "route"],
                           {"bmi": "body-mass index"}) == ["body-mass index", "route"]
+
+
+def test_platt_calibration_stays_finite_when_the_predictions_separate_the_outcomes():
+    from models.calibration import MAX_PLATT_SLOPE, fit_calibrator
+
+    y = np.array([0] * 10 + [1] * 10)
+    p = np.r_[np.linspace(0.2, 0.45, 10), np.linspace(0.55, 0.8, 10)]  # perfectly separated
+    calibrator = fit_calibrator("platt", y, p)
+    assert 0 < calibrator.slope <= MAX_PLATT_SLOPE
+    calibrated = calibrator.transform(p)
+    assert 0.01 < calibrated.min() and calibrated.max() < 0.99
