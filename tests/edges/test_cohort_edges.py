@@ -368,3 +368,19 @@ def test_platt_calibration_stays_finite_when_the_predictions_separate_the_outcom
     assert 0 < calibrator.slope <= MAX_PLATT_SLOPE
     calibrated = calibrator.transform(p)
     assert 0.01 < calibrated.min() and calibrated.max() < 0.99
+
+
+def test_calibration_curve_with_many_tied_predictions_is_the_observed_rate():
+    """A model on a few categorical features predicts a handful of values; lowess then divided
+    by zero and reported an observed rate of 1.0 where it was 0.5 (ICI 0.80 instead of 0.40)."""
+    from models.calibration_metrics import ici, smoothed_calibration
+
+    y = np.array([1, 1, 1, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1])
+    p = np.r_[np.full(12, 0.05), [0.5, 0.96, 0.97]]
+    np.testing.assert_allclose(smoothed_calibration(y, p)[:12], 0.5)
+    assert ici(y, p).ici == pytest.approx((12 * 0.45 + 0.5 + 0.04 + 0.03) / 15)
+    # Continuous predictions still get the lowess curve.
+    rng = np.random.default_rng(1)
+    q = rng.uniform(0.1, 0.9, 300)
+    smooth = smoothed_calibration((rng.random(300) < q).astype(int), q)
+    assert len(np.unique(smooth.round(6))) > 50
