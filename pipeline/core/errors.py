@@ -17,3 +17,20 @@ def validation_problems(error, prefix: str = "") -> str:
         message = str(problem["msg"]).removeprefix("Value error, ")
         parts.append(f"{where}: {message}")
     return "; ".join(parts)
+
+
+def read_yaml_file(path, what: str, option: str):
+    """The parsed YAML of a configuration file, or a `UserError` saying it is missing (and how
+    to point at it: `option`) or not valid YAML."""
+    from pathlib import Path
+
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise UserError(f"no {what} at {path} (from {Path.cwd()}): run txresponse from the "
+                        f"project folder (the one holding configs/), or pass {option}")
+    try:
+        return yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise UserError(f"{path} is not valid YAML: {error}") from None

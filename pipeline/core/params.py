@@ -7,10 +7,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline.core.errors import UserError, validation_problems
+from pipeline.core.errors import UserError, read_yaml_file, validation_problems
 
 
 class _Section(BaseModel):
@@ -111,14 +110,7 @@ class Params(_Section):
 def load_params(path: Path | str = "configs/params.yaml") -> Params:
     """Read and validate the params file; a missing or unreadable file, or a key with a wrong
     value, raises `UserError` naming the file and the key."""
-    path = Path(path)
-    if not path.is_file():
-        raise UserError(f"no params file at {path} (from {Path.cwd()}): run txresponse from the "
-                        "project folder (the one holding configs/), or pass --params")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise UserError(f"{path} is not valid YAML: {error}") from None
+    raw = read_yaml_file(path, "params file", "--params") or {}
     try:
         return Params.model_validate(raw)
     except ValidationError as error:

@@ -8,10 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline.core.errors import UserError, validation_problems
+from pipeline.core.errors import UserError, read_yaml_file, validation_problems
 
 
 class _Strict(BaseModel):
@@ -98,13 +97,7 @@ class Registries(_Strict):
 
 
 def _load_keyed(path: Path, model: type[_Strict]) -> dict:
-    if not path.is_file():
-        raise UserError(f"no registry at {path} (from {Path.cwd()}): run txresponse from the "
-                        "project folder (the one holding configs/), or pass --configs")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as error:
-        raise UserError(f"{path} is not valid YAML: {error}") from None
+    raw = read_yaml_file(path, "registry", "--configs") or {}
     if not isinstance(raw, dict):
         raise UserError(f"{path}: expected a mapping of key -> settings")
     entries = {}
