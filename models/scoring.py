@@ -142,7 +142,8 @@ def explanation_meta(scoring: ScoringModel, run: dict, params, registries) -> di
                    "min_reduction": params.target.min_reduction,
                    "baseline_window": list(params.target.baseline_window),
                    "endpoint_window": list(params.target.endpoint_window),
-                   "remission_max": instrument.remission_max},
+                   "remission_max": instrument.remission_max,
+                   "missing_endpoint": params.target.missing_endpoint},
         "interval": {"method": "bootstrap refits of the model "
                                f"({len(scoring.replicates)} replicates): the prediction plus or "
                                "minus 1.96 standard deviations of their calibrated log-odds",

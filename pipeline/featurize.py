@@ -11,6 +11,7 @@ from rich.console import Console
 from features.build import compute_features
 from features.catalog import build_registry
 from features.dictionary import dictionary_markdown, dictionary_rows
+from features.estimand import apply_missing_endpoint, estimand_summary
 from features.labels import make_labels
 from features.records import known_on
 from features.selection import unusable_features
@@ -57,7 +58,10 @@ def summary(labels: pd.DataFrame, features: pd.DataFrame, left_out: dict[str, st
             "baseline_window": list(params.target.baseline_window),
             "endpoint_window": list(params.target.endpoint_window),
             "min_reduction": params.target.min_reduction,
+            "missing_endpoint": params.target.missing_endpoint,
         },
+        "estimand": estimand_summary(labels, params.target.missing_endpoint,
+                                     params.target.definition),
     }
 
 
@@ -110,6 +114,7 @@ def main(
                                  registries.instruments[params.target.instrument],
                                  params.target.definition, params.target.baseline_window,
                                  params.target.endpoint_window, params.target.min_reduction)
+            labels = apply_missing_endpoint(labels, params.target.missing_endpoint)
         except ValueError as error:  # a target the registry cannot support
             console.print(f"[red]{error}[/red]")
             raise typer.Exit(2) from None

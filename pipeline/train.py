@@ -34,8 +34,20 @@ def feature_settings(params: Params) -> dict:
             "biomarker_lookback_days": params.features.biomarker_lookback_days}
 
 
-def _training_summary(outcome: TrainingOutcome, params: Params) -> dict:
+def _estimand(labels: pd.DataFrame, split: pd.DataFrame, params: Params) -> dict:
+    """The estimand the model answers and how many of its patients it relabelled."""
+    imputed = labels.set_index("patient_id")["endpoint_imputed"] \
+        if "endpoint_imputed" in labels else pd.Series(dtype=bool)
+    counts = {role: int(imputed.reindex(split.loc[split["set"] == role, "patient_id"])
+                        .fillna(False).astype(bool).sum())
+              for role in ("development", "test")}
+    return {"missing_endpoint": params.target.missing_endpoint,
+            "endpoint_counted_as_not_reached": counts}
+
+
+def _training_summary(outcome: TrainingOutcome, params: Params, estimand: dict) -> dict:
     return {
+        "estimand": estimand,
         "candidate": outcome.candidate,
         "comparator": outcome.comparator,
         "selection": "best cross-validated log loss" if params.train.model == "auto"
@@ -202,7 +214,7 @@ def main(
     outcome.models[outcome.comparator].save(out / "comparator")
     outcome.domain.save(out / "candidate" / "domain.json")
     save_replicates(outcome.replicates, out / "candidate" / "bootstrap")
-    summary = _training_summary(outcome, params)
+    summary = _training_summary(outcome, params, _estimand(labels, split, params))
     run = _track(outcome, summary, params, features=features, features_path=features_path,
                  labels_path=labels_path, model_dir=out, dvc_lock=dvc_lock)
     (out / "mlflow_run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")

@@ -33,6 +33,9 @@ class TargetParams(_Section):
     baseline_window: tuple[int, int] = (-14, 0)
     endpoint_window: tuple[int, int] = (10, 28)
     min_reduction: float = 0.5
+    # A patient with a baseline but no endpoint rating: left out, or counted as not reaching
+    # the outcome (features/estimand.py; the default is argued in docs/training.md).
+    missing_endpoint: Literal["exclude", "non_response"] = "exclude"
 
     @model_validator(mode="after")
     def _check(self) -> TargetParams:

@@ -259,6 +259,9 @@ def test_features_stage_reports_and_documents_what_it_leaves_out(tmp_path, repo)
     main_table, left_out_table = markdown.split("## Registered but not used")
     assert "`baseline_hamd17`" in left_out_table and "`baseline_hamd17`" not in main_table
     assert "`baseline_phq9`" in main_table
+    assert report["estimand"]["missing_endpoint"] == "exclude"
+    assert report["estimand"]["excluded_without_endpoint"] == \
+        report["unlabelled_by_reason"].get("no endpoint rating in the endpoint window", 0)
 
 
 def _card(repo, features_changes=None, evaluation_changes=None, **training_changes):
