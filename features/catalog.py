@@ -6,7 +6,7 @@ from features import biomarkers, course, history, patient, severity, staging
 from features.records import KnownRecords
 from features.registry import FeatureRegistry, FeatureSpec
 from pipeline.core.contract import (
-    DIAGNOSES, DOSE_UNITS, PATIENT_FLAGS, ROUTES, SEXES,
+    DIAGNOSES, PATIENT_FLAGS, ROUTES, SEXES,
 )
 from pipeline.core.registries import Registries
 
@@ -19,6 +19,9 @@ _FLAG_LABELS = {
     "comorbid_sud": "substance use disorder",
 }
 
+# Read before the value and its unit in reports: "weight-based first dose 0.5 mg/kg".
+_DOSE_LABELS = {"mg_per_kg": "weight-based first dose", "mg": "fixed first dose"}
+
 
 def build_registry(registries: Registries, target_instrument: str,
                    baseline_window: tuple[int, int],
@@ -27,20 +30,35 @@ def build_registry(registries: Registries, target_instrument: str,
     add = reg.add
     target = registries.instruments[target_instrument]
 
-    # Treatment history.
-    add(FeatureSpec("prior_failed_trials", "failed antidepressant trials",
-                    history.prior_failed_trials.__doc__.split("\n")[0], "trials", "numeric",
-                    ("treatments",), history.prior_failed_trials))
-    for name, label, fn in [
-        ("benzodiazepine_at_index", "taking a benzodiazepine", history.benzodiazepine_at_index),
-        ("augmentation_history", "previous augmentation (antipsychotic or lithium)",
-         history.augmentation_history),
-        ("ect_history", "previous ECT", history.ect_history),
-        ("tms_history", "previous TMS", history.tms_history),
-        ("psychotherapy_history", "previous psychotherapy", history.psychotherapy_history),
+    # Treatment history (features/history.py): missing, never 0, when it was not recorded;
+    # failed trials, augmentation and ECT in the current episode only.
+    for name, label, unit, kind, meaning, fn in [
+        ("prior_failed_trials", "failed antidepressant trials", "trials", "numeric",
+         "failed adequate antidepressant trials (outcome none, partial or intolerant) started in "
+         "the current episode, on or after day -episode_months x 30.44; missing when no "
+         "antidepressant trial is recorded, or when a failure cannot be placed in the episode "
+         "because its start day or the episode length is not recorded",
+         history.prior_failed_trials),
+        ("benzodiazepine_at_index", "taking a benzodiazepine", "0/1", "binary",
+         "1 if a benzodiazepine is still taken on day 0; missing when the treatment history is "
+         "not recorded (no antidepressant trial listed) and none is listed as ongoing",
+         history.benzodiazepine_at_index),
+        ("augmentation_history", "previous augmentation (antipsychotic or lithium)", "0/1",
+         "binary", "1 if an antipsychotic or lithium augmentation started in the current "
+         "episode; missing when the treatment history is not recorded, or when the episode "
+         "length or start day needed to place one is not", history.augmentation_history),
+        ("ect_history", "previous ECT", "0/1", "binary",
+         "1 if ECT started in the current episode; missing when the treatment history is not "
+         "recorded, or when the episode length or start day needed to place it is not",
+         history.ect_history),
+        ("tms_history", "previous TMS", "0/1", "binary",
+         "1 if TMS at any time before the prediction day; missing when the treatment history "
+         "is not recorded and none is listed", history.tms_history),
+        ("psychotherapy_history", "previous psychotherapy", "0/1", "binary",
+         "1 if psychotherapy at any time before the prediction day; missing when the treatment "
+         "history is not recorded and none is listed", history.psychotherapy_history),
     ]:
-        add(FeatureSpec(name, label, fn.__doc__.split("\n")[0], "0/1", "binary",
-                        ("treatments",), fn))
+        add(FeatureSpec(name, label, meaning, unit, kind, ("treatments",), fn))
 
     # Baseline severity on every registered scale, and the target scale's band and stage.
     for key, instrument in registries.instruments.items():
@@ -62,7 +80,8 @@ def build_registry(registries: Registries, target_instrument: str,
             history.prior_failed_trials(records), history.augmentation_history(records),
             history.ect_history(records))
     add(FeatureSpec("resistance_stage", "treatment-resistance stage (Maudsley-style)",
-                    "duration + severity + failed trials + augmentation + ECT (3-15)",
+                    "duration + severity + failed trials + augmentation + ECT (3-15), all in "
+                    "the current episode; missing when any part is",
                     "points", "numeric", ("patients", "assessments", "treatments"), resistance))
 
     # Patient characteristics, as recorded.
@@ -98,10 +117,12 @@ def build_registry(registries: Registries, target_instrument: str,
     add(FeatureSpec("route", "route of ketamine/esketamine", "route of the first session", "",
                     "categorical", ("sessions",), course.first_session("route", "object"),
                     levels=ROUTES))
-    add(FeatureSpec("dose", "first dose", "dose of the first session, in dose_unit",
-                    "mg/kg or mg", "numeric", ("sessions",),
-                    course.first_session("dose", "Float64")))
-    add(FeatureSpec("dose_unit", "dose unit", "unit of the first dose", "", "categorical",
-                    ("sessions",), course.first_session("dose_unit", "object"),
-                    levels=DOSE_UNITS))
+    # One feature per dose unit: mg/kg (IV, IM, subcutaneous racemic ketamine) and mg
+    # (intranasal esketamine, oral) are not on one scale, and the contract has no body weight
+    # to convert them (docs/features.md).
+    for unit_level, unit in course.DOSE_FEATURE_UNITS.items():
+        add(FeatureSpec(f"dose_{unit_level}", _DOSE_LABELS[unit_level],
+                        f"dose of the first session when given in {unit}; missing when it was "
+                        "given in another unit or its unit is not recorded", unit, "numeric",
+                        ("sessions",), course.first_dose_in(unit_level)))
     return reg

@@ -6,8 +6,12 @@
              in the contract)
   failures   prior failed trials 0 -> 0, 1-2 -> 1, 3-4 -> 2, 5-6 -> 3, 7-10 -> 4, > 10 -> 5
   + 1 for augmentation history, + 1 for ECT history
+Failures, augmentation and ECT count in the current episode only (features/history.py), as
+the method is defined on the current episode (Fekadu 2009).
 Total 3-15 for a patient with at least one failure (mild 3-6, moderate 7-10, severe 11-15).
-Missing duration or baseline severity leaves the stage missing rather than guessing.
+Any missing component (duration, baseline severity, failed trials, augmentation or ECT: for
+instance a treatment history that was not exported) leaves the stage missing rather than
+guessing: a missing history scored as 0 would understate resistance.
 """
 from __future__ import annotations
 
@@ -37,7 +41,10 @@ def severity_points(band: pd.Series) -> pd.Series:
 def resistance_stage(episode_months: pd.Series, severity_band: pd.Series,
                      failed_trials: pd.Series, augmentation: pd.Series,
                      ect: pd.Series) -> pd.Series:
-    """Maudsley-style total from its components (see module docstring). Unit: points."""
+    """Maudsley-style total from its components (see module docstring). Unit: points.
+
+    Missing components stay missing: pandas' nullable sum propagates them to the total.
+    """
     total = (duration_points(episode_months) + severity_points(severity_band)
              + failure_points(failed_trials)
              + augmentation.astype("Float64") + ect.astype("Float64"))

@@ -160,6 +160,11 @@ def simulate_cohort(n_patients: int, n_sites: int, seed: int, site_seed: int | N
     _blank_some(rng, patients, {"bmi": 0.05, "episode_months": 0.03, "family_history_aud": 0.10,
                                 "years_education": 0.08, "employment": 0.04})
 
+    # Some clinics' exports lack a patient's treatment history altogether. A stream of its own:
+    # the other tables and the truth do not depend on it.
+    treatments = history.drop_unexported_histories(np.random.default_rng([seed, 2]), treatments,
+                                                   ids)
+
     truth = pd.DataFrame({"patient_id": ids, "true_probability": np.round(true_probability, 6)})
     tables = {
         "patients": patients,

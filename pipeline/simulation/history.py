@@ -6,7 +6,13 @@ import pandas as pd
 
 from pipeline.core.contract import ROUTES
 
-_DAYS_PER_MONTH = 30.4
+# Mean Gregorian month, the same figure the feature stage uses to find the start of the current
+# episode (features/history.py): a trial drawn inside the episode stays inside it there.
+_DAYS_PER_MONTH = 30.44
+# Share of patients whose treatment history the clinic does not export (a referral letter never
+# transcribed, a pharmacy system not linked): a few percent, missing completely at random, so a
+# model learns what "history not recorded" means without it standing for an outcome.
+HISTORY_NOT_EXPORTED = 0.05
 _ANTIDEPRESSANTS = ["ssri", "snri", "bupropion", "mirtazapine", "tca", "other_antidepressant",
                     "maoi"]
 _ANTIDEPRESSANT_SHARE = [0.34, 0.25, 0.12, 0.10, 0.09, 0.07, 0.03]
@@ -30,6 +36,13 @@ def _rows(patient_idx: np.ndarray, **columns) -> pd.DataFrame:
     return pd.DataFrame({"patient_idx": patient_idx, **columns})
 
 
+def _start_in_episode(fraction: np.ndarray, episode_days: np.ndarray) -> np.ndarray:
+    """Start day of a treatment begun `fraction` (0-1] of the current episode before day 0:
+    whole days, at least one day before the first session and never before the episode began
+    (rounded towards day 0, so -episode_months x 30.44 is never crossed)."""
+    return -np.maximum(np.floor(fraction * episode_days), 1).astype(int)
+
+
 def _course(rng, who: np.ndarray, treatment_class: str, episode_days: np.ndarray,
             outcomes: list[str], outcome_p: list[float], adequate: float,
             ongoing: float) -> pd.DataFrame:
@@ -38,7 +51,7 @@ def _course(rng, who: np.ndarray, treatment_class: str, episode_days: np.ndarray
     return _rows(
         who,
         treatment_class=treatment_class,
-        start_day=-np.ceil(rng.uniform(0.05, 1.0, n) * episode_days[who]).astype(int),
+        start_day=_start_in_episode(rng.uniform(0.05, 1.0, n), episode_days[who]),
         adequate_trial=(rng.random(n) < adequate).astype(int),
         outcome=rng.choice(outcomes, size=n, p=outcome_p),
         ongoing_at_index=(rng.random(n) < ongoing).astype(int),
@@ -49,7 +62,8 @@ def simulate_treatments(rng: np.random.Generator,
                         patients: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, np.ndarray]]:
     """Prior and concurrent treatments, and the per-patient facts the response model uses."""
     n = len(patients)
-    episode_days = np.maximum(patients["episode_months"].to_numpy() * _DAYS_PER_MONTH, 30.0)
+    # The simulated episode lasts at least a month (cohort.py), so it holds every start day.
+    episode_days = patients["episode_months"].to_numpy() * _DAYS_PER_MONTH
     every = np.arange(n)
 
     # Failed adequate antidepressant trials: TRD means at least two; longer episodes gather more.
@@ -59,7 +73,7 @@ def simulate_treatments(rng: np.random.Generator,
     failed_rows = _rows(
         who,
         treatment_class=rng.choice(_ANTIDEPRESSANTS, size=len(who), p=_ANTIDEPRESSANT_SHARE),
-        start_day=-np.ceil(rng.uniform(0.02, 1.0, len(who)) * episode_days[who]).astype(int),
+        start_day=_start_in_episode(rng.uniform(0.02, 1.0, len(who)), episode_days[who]),
         adequate_trial=1,
         outcome=rng.choice(["none", "partial", "intolerant"], size=len(who),
                            p=[0.55, 0.30, 0.15]),
@@ -80,7 +94,7 @@ def simulate_treatments(rng: np.random.Generator,
     inadequate_rows = _rows(
         who,
         treatment_class=rng.choice(_ANTIDEPRESSANTS, size=len(who), p=_ANTIDEPRESSANT_SHARE),
-        start_day=-np.ceil(rng.uniform(0.02, 1.0, len(who)) * episode_days[who]).astype(int),
+        start_day=_start_in_episode(rng.uniform(0.02, 1.0, len(who)), episode_days[who]),
         adequate_trial=0,
         outcome=rng.choice(["intolerant", "unknown", "none"], size=len(who), p=[0.5, 0.3, 0.2]),
         ongoing_at_index=0,
@@ -134,6 +148,17 @@ def simulate_treatments(rng: np.random.Generator,
         "benzodiazepine_at_index": benzo_now,
     }
     return table, summary
+
+
+def drop_unexported_histories(rng: np.random.Generator, treatments: pd.DataFrame,
+                              patient_ids: np.ndarray,
+                              share: float = HISTORY_NOT_EXPORTED) -> pd.DataFrame:
+    """The treatments table without any row for a random `share` of patients, whose history the
+    clinic did not export. Their true history still shaped their response (the truth file is
+    drawn before this); only the record is lost. `rng` is a stream of its own, so every other
+    table is the same with or without this step."""
+    unexported = patient_ids[rng.random(len(patient_ids)) < share]
+    return treatments[~treatments["patient_id"].isin(unexported)].reset_index(drop=True)
 
 
 def draw_routes(rng: np.random.Generator, sites: pd.DataFrame,

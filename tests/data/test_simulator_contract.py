@@ -97,3 +97,11 @@ def test_same_site_seed_gives_the_same_clinics_for_new_patients():
               for t in (a, b, c)]
     assert (shares[0] - shares[1]).abs().max() < 0.05   # same clinics, same sizes
     assert (shares[0] - shares[2]).abs().max() > 0.05   # other site seed, other clinics
+
+
+def test_a_few_patients_have_no_treatment_history_exported(small_cohort):
+    # Issue 13: real exports miss some histories; the model must see such patients in training.
+    patients = small_cohort.tables["patients"]["patient_id"]
+    with_history = patients.isin(small_cohort.tables["treatments"]["patient_id"])
+    assert 0.02 <= 1 - with_history.mean() <= 0.10
+

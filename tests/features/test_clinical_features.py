@@ -40,7 +40,7 @@ def test_prior_failed_trials_counts_only_failed_adequate_antidepressants(registr
     ]
     f = build(_one_patient(registries, treatments=rows))
     assert f.loc["p1", "prior_failed_trials"] == 3
-    assert f.loc["p2", "prior_failed_trials"] == 0
+    assert pd.isna(f.loc["p2", "prior_failed_trials"])  # no history recorded, not "none"
     assert f.loc["p1", "benzodiazepine_at_index"] == 1
     assert f.loc["p1", "ect_history"] == 1
     assert f.loc["p1", "augmentation_history"] == 1
@@ -52,7 +52,9 @@ def test_prior_failed_trials_counts_only_failed_adequate_antidepressants(registr
 
 def test_past_benzodiazepine_is_not_at_index(registries, build):
     rows = [{"patient_id": "p1", "treatment_class": "benzodiazepine", "start_day": -400,
-             "ongoing_at_index": 0}]
+             "ongoing_at_index": 0},
+            {"patient_id": "p1", "treatment_class": "ssri", "start_day": -300,
+             "adequate_trial": 1, "outcome": "none", "ongoing_at_index": 1}]
     assert build(_one_patient(registries, treatments=rows)).loc["p1",
                                                                "benzodiazepine_at_index"] == 0
 
@@ -98,8 +100,8 @@ def test_route_and_dose_of_first_session_without_session_effects(registries, bui
     ]
     f = build(_one_patient(registries, sessions=rows))
     assert f.loc["p1", "route"] == "intranasal"
-    assert f.loc["p1", "dose"] == 56
-    assert f.loc["p1", "dose_unit"] == "mg"
+    assert f.loc["p1", "dose_mg"] == 56
+    assert pd.isna(f.loc["p1", "dose_mg_per_kg"])
     assert pd.isna(f.loc["p2", "route"])
 
 
@@ -126,8 +128,11 @@ def test_patient_id_is_key_not_feature(registries, build):
 def test_resistance_stage_mapping(registries, build, episode, failures, band_score, expected):
     trials = [{"patient_id": "p1", "treatment_class": "ssri", "start_day": -10 - i,
                "adequate_trial": 1, "outcome": "none"} for i in range(failures)]
+    # A recorded trial that worked: zero failures is then a recorded zero, not a missing history.
+    trials.append({"patient_id": "p1", "treatment_class": "bupropion", "start_day": -5,
+                   "adequate_trial": 1, "outcome": "response"})
     tables = typed(registries, patients=[{"patient_id": "p1", "episode_months": episode}],
                    assessments=[{"patient_id": "p1", "day": 0, "instrument": "madrs",
                                  "score": band_score}],
-                   **({"treatments": trials} if trials else {}))
+                   treatments=trials)
     assert build(tables).loc["p1", "resistance_stage"] == expected

@@ -33,6 +33,9 @@ def _design(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     x["prior_suicide_attempt"] = patients["prior_suicide_attempt"]
     x["failed_trials"] = failed.groupby("patient_id").size().reindex(x.index, fill_value=0)
     x["benzodiazepine_at_index"] = x.index.isin(benzo["patient_id"]).astype(int)
+    # A patient whose history was not exported has unknown history, not none: left out here.
+    exported = x.index.isin(t["patient_id"])
+    x.loc[~exported, ["failed_trials", "benzodiazepine_at_index"]] = np.nan
     x["met_alleles"] = met.reindex(x.index)
     x["intranasal"] = (route.reindex(x.index) == "intranasal").astype(int)
     x["male"] = (patients["sex"] == "male").astype(int)          # planted null
@@ -89,3 +92,28 @@ def test_site_base_rates_differ(large_draw):
     rates = data["response"].groupby(site.reindex(data.index)).mean()
     assert rates.max() - rates.min() > 0.05
     assert np.all(rates > 0.2)  # placebo-level response is far from zero everywhere
+
+
+def test_history_not_exported_is_independent_of_outcome(large_draw):
+    # Issue 13: a few percent of histories are missing completely at random, so a model learns
+    # what "history not recorded" means without it standing for a better or worse outcome.
+    cohort, _ = large_draw
+    truth = cohort.truth.set_index("patient_id")["true_probability"]
+    exported = truth.index.isin(cohort.tables["treatments"]["patient_id"])
+    assert 0.03 <= 1 - exported.mean() <= 0.07
+    assert abs(truth[~exported].mean() - truth[exported].mean()) < 0.02
+
+
+def test_current_episode_treatments_start_inside_the_recorded_episode(large_draw):
+    # The feature stage counts failed trials, augmentation and ECT from day
+    # -episode_months x 30.44 on (docs/features.md). The simulated current-episode history
+    # must lie inside that window, or the features would drop planted failures.
+    cohort, _ = large_draw
+    episode = cohort.tables["patients"].set_index("patient_id")["episode_months"]
+    t = cohort.tables["treatments"]
+    current = t[t["outcome"] != "response"]  # a response from an earlier episode is older
+    start = -pd.to_numeric(current["patient_id"].map(episode)) * 30.44
+    known = start.notna()
+    outside = current.loc[known & (current["start_day"] < start)]
+    assert outside.empty, outside.head()
+    assert (current["start_day"] < 0).all()  # a trial before the first session, not on it
