@@ -8,7 +8,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from features.severity import last_score_in_window
+from features.severity import baseline_ratings, last_score_in_window
 from pipeline.core.registries import Instrument
 
 NO_BASELINE = "no baseline rating in the baseline window"
@@ -17,12 +17,24 @@ NO_RATINGS = "no baseline and no endpoint rating"
 ZERO_BASELINE = "baseline score is 0: a reduction cannot be computed"
 
 
+def label_baseline_ratings(assessments: pd.DataFrame) -> pd.DataFrame:
+    """The ratings a label's baseline may come from: none marked `post_dose`.
+
+    A MADRS four hours after the first infusion already shows ketamine's rapid effect; as a
+    baseline it would shrink the reduction. An unmarked day-0 rating is taken as pre-dose (the
+    data contract). The endpoint is not restricted: it is the last rating in its window, and on
+    a day with both a pre-dose and a post-dose rating the post-dose one is the later.
+    """
+    return baseline_ratings(assessments)
+
+
 def make_labels(patient_ids: pd.Series, assessments: pd.DataFrame, instrument: Instrument,
                 definition: str, baseline_window: tuple[int, int],
                 endpoint_window: tuple[int, int], min_reduction: float) -> pd.DataFrame:
     """One row per patient: label (1, 0 or missing), baseline and endpoint scores and days,
     and `no_label_reason` where the label is missing."""
-    base = last_score_in_window(assessments, instrument.key, baseline_window)
+    base = last_score_in_window(label_baseline_ratings(assessments), instrument.key,
+                                baseline_window)
     end = last_score_in_window(assessments, instrument.key, endpoint_window)
     out = pd.DataFrame({"patient_id": patient_ids.to_numpy()})
     idx = out["patient_id"]

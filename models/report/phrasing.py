@@ -1,8 +1,15 @@
 """Plain-language sentences for the clinician report.
 
 Everything here turns numbers and recorded values into words a psychiatrist reads without a
-glossary: "4 failed antidepressant trials — lowers the chance by about 7 points". Labels, units
-and kinds come from the feature dictionary (`reports/features.json`), never from code.
+glossary: "4 failed antidepressant trials — accounts for about 7 points of the difference from a
+typical patient". Labels, units and kinds come from the feature dictionary
+(`reports/features.json`), never from code.
+
+Contributions are associations the model learned and shares of this patient's difference from
+a typical patient, never effects: "lowers the chance by 8 points" reads as advice to stop a
+medicine, and the same log-odds shows as different points for different patients. The chance is
+a model estimate, never an observation: "would be expected to respond", not "responded".
+`tests/report/test_wording.py` scans every rendered page for causal or advice-like wording.
 """
 from __future__ import annotations
 
@@ -135,10 +142,14 @@ def points_words(points: float) -> str:
     return f"about {whole} point" + ("" if whole == 1 else "s")
 
 
-def effect_phrase(points: float) -> str:
-    """"raises the chance by about 7 points" / "lowers the chance by less than 1 point"."""
-    direction = "raises" if points > 0 else "lowers"
-    return f"{direction} the chance by {points_words(points)}"
+def contribution_phrase(points: float) -> str:
+    """"accounts for about 7 points of the difference from a typical patient".
+
+    Unsigned: the list it appears in ("associated with a higher / lower chance") and the signed
+    bar of the chart say which way. Deliberately not "raises / lowers the chance by": that is
+    the language of an effect, and the model only learned an association.
+    """
+    return f"accounts for {points_words(points)} of the difference from a typical patient"
 
 
 def percent(probability: float) -> str:
@@ -162,15 +173,17 @@ def expected_out_of(probability: float, out_of: int) -> int:
     return int(math.floor(probability * out_of + 0.5))
 
 
-def natural_frequency(probability: float, outcome_verb: str = "responded",
+def natural_frequency(probability: float, outcome_infinitive: str = "respond",
                       out_of: int = 10) -> str:
-    """"about 6 in 10 patients like this one responded"."""
+    """"about 6 in 10 patients like this one would be expected to respond": an estimate, so
+    never "responded", which reads as something observed in patients like this one."""
     count = expected_out_of(probability, out_of)
+    expected = f"patients like this one would be expected to {outcome_infinitive}"
     if count == 0:
-        return f"fewer than 1 in {out_of} patients like this one {outcome_verb}"
+        return f"fewer than 1 in {out_of} {expected}"
     if count == out_of:
-        return f"more than {out_of - 1} in {out_of} patients like this one {outcome_verb}"
-    return f"about {count} in {out_of} patients like this one {outcome_verb}"
+        return f"more than {out_of - 1} in {out_of} {expected}"
+    return f"about {count} in {out_of} {expected}"
 
 
 def target_sentence(target: dict) -> str:

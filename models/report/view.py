@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 
 from models.report import charts
-from models.report.phrasing import (Characteristic, describe_value, effect_phrase,
+from models.report.phrasing import (Characteristic, contribution_phrase, describe_value,
                                     expected_out_of, is_missing, natural_frequency,
                                     outcome_words, percent, percent_bound,
                                     points_words, target_sentence)
@@ -43,7 +43,7 @@ def _factors(explanations: list[dict], dictionary: dict[str, Characteristic]) ->
                         "value": "" if is_missing(row.get("value")) else str(row["value"]),
                         "missing": is_missing(row.get("value")),
                         "phrase": describe_value(item, row.get("value"), values),
-                        "points": points, "effect": effect_phrase(points),
+                        "points": points, "share": contribution_phrase(points),
                         "logodds": _number(row.get("contribution_logodds"), 0.0)})
     return factors
 
@@ -96,12 +96,12 @@ def patient_view(prediction: dict, explanations: list[dict],
     low, high = (_number(prediction.get(k)) for k in ("interval_low", "interval_high"))
     noun, verb, infinitive = outcome_words(meta.get("target", {}))
     factors = _factors(explanations, dictionary)
-    raising, lowering = _top(factors, +1), _top(factors, -1)
-    shown = sorted(raising + lowering, key=lambda f: -abs(f["points"]))
+    higher, lower = _top(factors, +1), _top(factors, -1)
+    shown = sorted(higher + lower, key=lambda f: -abs(f["points"]))
     bars = charts.waterfall_bars(base, [(f["phrase"], f["points"]) for f in shown], probability,
                                  "All other characteristics together")
-    frequency = natural_frequency(probability, verb)
-    frequency_100 = natural_frequency(probability, verb, out_of=100)
+    frequency = natural_frequency(probability, infinitive)
+    frequency_100 = natural_frequency(probability, infinitive, out_of=100)
     missing = [f["label"] for f in factors if f["missing"]]
     n_missing = int(_number(prediction.get("n_missing_features"), len(missing)))
     model = meta.get("model", {})
@@ -121,7 +121,7 @@ def patient_view(prediction: dict, explanations: list[dict],
         "frequency": frequency,
         "icon_array": charts.icon_array(probability, f"{expected_out_of(probability, 100)} of "
                                         f"100 figures filled: {frequency_100}."),
-        "raising": raising, "lowering": lowering,
+        "higher": higher, "lower": lower,
         "waterfall": charts.waterfall_svg(bars, f"From {percent(base)} for a typical patient "
                                           f"to {percent(probability)} for this patient."),
         "warnings": _warnings(prediction),

@@ -62,6 +62,11 @@ TREATMENT_CLASSES = ANTIDEPRESSANT_CLASSES + (
 )
 TREATMENT_OUTCOMES = ("response", "partial", "none", "intolerant", "unknown")
 ROUTES = ("iv", "im", "intranasal", "oral", "subcutaneous")
+#: When a rating or sample was taken relative to that day's ketamine/esketamine dose. Empty means
+#: unknown; an unmarked record is taken as pre-dose (on day 0: before the first dose, so it can
+#: be a baseline). A `post_dose` record on day 0 shows the drug's rapid effect: never a baseline.
+PRE_DOSE, POST_DOSE = "pre_dose", "post_dose"
+TIMINGS = (PRE_DOSE, POST_DOSE)
 DOSE_UNITS = ("mg_per_kg", "mg")
 PATIENT_FLAGS = (
     "family_history_aud", "prior_suicide_attempt", "anxious_distress", "comorbid_ptsd",
@@ -82,6 +87,10 @@ _FLAG_TEXT = {
     "comorbid_chronic_pain": "chronic pain condition",
     "comorbid_sud": "substance use disorder",
 }
+_TIMING = Column(
+    "timing", "category", "pre_dose or post_dose: before or after that day's dose; empty = "
+    "unknown, taken as pre-dose", levels=TIMINGS,
+)
 
 
 def contract_tables(registries: Registries) -> dict[str, Table]:
@@ -129,6 +138,7 @@ def contract_tables(registries: Registries) -> dict[str, Table]:
                        required=True, nullable=False, levels=tuple(registries.instruments)),
                 Column("score", "number", "total score, within the instrument's range",
                        required=True, nullable=False),
+                _TIMING,
             ),
             row_ranges={"score": "instrument"},
         ),
@@ -157,6 +167,7 @@ def contract_tables(registries: Registries) -> dict[str, Table]:
                        nullable=False, levels=tuple(registries.biomarkers)),
                 Column("value", "number", "measured value, within the marker's range",
                        required=True, nullable=False),
+                _TIMING,
             ),
             row_ranges={"value": "marker"},
         ),

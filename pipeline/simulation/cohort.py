@@ -165,6 +165,13 @@ def simulate_cohort(n_patients: int, n_sites: int, seed: int, site_seed: int | N
     treatments = history.drop_unexported_histories(np.random.default_rng([seed, 2]), treatments,
                                                    ids)
 
+    # Day-0 records say they were taken before the first dose; the first site's export leaves
+    # `timing` empty, as many do (the contract reads an unmarked day-0 record as pre-dose and
+    # the validation report counts them). Deterministic: no draw, so nothing else changes.
+    first_site = sites["site"].to_numpy()[0] if "site" in sites else None
+    assessments = measures.mark_timing(assessments, patients, first_site)
+    biomarkers = measures.mark_timing(biomarkers, patients, first_site)
+
     truth = pd.DataFrame({"patient_id": ids, "true_probability": np.round(true_probability, 6)})
     tables = {
         "patients": patients,

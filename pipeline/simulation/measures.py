@@ -141,3 +141,15 @@ def simulate_biomarkers(rng: np.random.Generator, ids: np.ndarray,
     table["_order"] = order.loc[table["patient_id"]].to_numpy()
     table = table.sort_values(["_order", "day", "marker"], kind="stable")
     return table.drop(columns="_order").reset_index(drop=True)
+
+
+def mark_timing(table: pd.DataFrame, patients: pd.DataFrame, unmarked_site) -> pd.DataFrame:
+    """`timing` as the last column: `pre_dose` on day 0 (every simulated day-0 rating and
+    sample precedes the first dose), empty otherwise and at `unmarked_site` (unknown)."""
+    site = patients.set_index("patient_id")["site"] if "site" in patients else None
+    marked = table["day"].to_numpy() == 0
+    if site is not None and unmarked_site is not None:
+        marked &= site.reindex(table["patient_id"]).to_numpy() != unmarked_site
+    out = table.copy()
+    out["timing"] = np.where(marked, "pre_dose", None)
+    return out

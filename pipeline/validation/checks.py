@@ -55,9 +55,16 @@ CHECKS: dict[str, tuple[str, str]] = {
         "the patient's row in patients was quarantined, so this row is held back with it",
         "Fix the patient's row in patients (see quarantine/patients.csv); these rows then pass."),
     "conflicting_scores": (
-        "another rating of the same patient, instrument and day has a different score; both are "
-        "held back because the right one cannot be told",
-        "Keep the correct rating and remove the other at the source."),
+        "another rating of the same patient, instrument, day and timing (pre-dose, which "
+        "includes unmarked, or post-dose) has a different score; both are held back because "
+        "the right one cannot be told",
+        "Keep the correct rating and remove the other at the source; if one was taken after "
+        "that day's dose, mark it post_dose in the timing column."),
+    "post_dose_before_day0": (
+        "{column} is post_dose on a day before day 0, but day 0 is the first ketamine or "
+        "esketamine dose",
+        "Check the day and the timing: nothing before the first session can be post-dose. "
+        "Re-base the days so the first session is day 0, or correct the timing."),
     "no_day0_session": (
         "the patient has sessions but none on day 0, so their days are not counted from the "
         "first session and none of their rows can be placed in time",

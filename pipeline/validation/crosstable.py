@@ -3,9 +3,12 @@
 - A patient with sessions but no day-0 session is rejected as a whole: day 0 is defined as the
   first session, so none of their days can be trusted. (Days are read from every session row
   whose day could be parsed, so a day-0 session with, say, a garbled dose still counts.)
-- Ratings of one instrument on one day with different scores are all quarantined: the stage
-  cannot tell which is right. Only rows that passed the row-level checks take part, so an
-  impossible score (quarantined already) does not drag a plausible one with it.
+- Ratings of one instrument on one day and at one timing with different scores are all
+  quarantined: the stage cannot tell which is right. A pre-dose and a post-dose rating of the
+  same day are two ratings, not a conflict; an unmarked rating counts as pre-dose. Only rows
+  that passed the row-level checks take part, so an impossible score (quarantined already)
+  does not drag a plausible one with it.
+- A rating or sample marked `post_dose` before day 0 is impossible: day 0 is the first dose.
 - A row whose `patient_id` is not in `patients` is an orphan; a row whose patient was
   quarantined from `patients` follows its parent into quarantine.
 """
@@ -14,7 +17,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from pipeline.core.contract import POST_DOSE
 from pipeline.validation.checks import combine, failures
+
+
+def _post_dose(frame: pd.DataFrame) -> pd.Series:
+    """True where `timing` says post_dose; a table without the column has none."""
+    if "timing" not in frame:
+        return pd.Series(False, index=frame.index, dtype=bool)
+    return frame["timing"].eq(POST_DOSE).fillna(False).astype(bool)
 
 
 def missing_day0(patients: pd.DataFrame, sessions: pd.DataFrame | None) -> pd.DataFrame:
@@ -29,11 +40,24 @@ def missing_day0(patients: pd.DataFrame, sessions: pd.DataFrame | None) -> pd.Da
 
 
 def conflicting_scores(assessments: pd.DataFrame, failed_rows: pd.Index) -> pd.DataFrame:
-    """Failures for every rating in a (patient, instrument, day) group with different scores."""
+    """Failures for every rating in a (patient, instrument, day, timing) group with different
+    scores, where the timing is post-dose or not (unmarked counts as pre-dose)."""
     clean = assessments.drop(index=failed_rows, errors="ignore")
-    keys = ["patient_id", "instrument", "day"]
+    clean = clean.assign(_post_dose=_post_dose(clean))
+    keys = ["patient_id", "instrument", "day", "_post_dose"]
     distinct = clean.groupby(keys, dropna=False)["score"].transform("nunique")
     return failures(clean.index[distinct > 1], "score", "conflicting_scores")
+
+
+def post_dose_before_day0(typed: pd.DataFrame, copies: pd.Index) -> pd.DataFrame:
+    """Failures for ratings or samples marked post_dose on a day before the first dose. Exact
+    copies of earlier rows (`copies`) are quarantined as such and not checked again, like the
+    other row checks."""
+    if "day" not in typed:
+        return combine([])
+    typed = typed.drop(index=copies, errors="ignore")
+    early = _post_dose(typed) & (typed["day"] < 0).fillna(False).astype(bool)
+    return failures(typed.index[early.to_numpy()], "timing", "post_dose_before_day0")
 
 
 def parent_failures(child_ids: pd.Series, known_ids: pd.Index,

@@ -19,6 +19,7 @@ from pipeline.validation.reading import RawTable
 from pipeline.validation.rows import check_rows
 
 CHILD_TABLES = ("treatments", "assessments", "sessions", "biomarkers")
+TIMED_TABLES = ("assessments", "biomarkers")  # with the optional `timing` column
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,11 @@ def validate_tables(raws: dict[str, RawTable], tables: dict[str, Table],
 
     found["patients"] = combine([found["patients"], crosstable.missing_day0(
         typed["patients"], typed.get("sessions"))])
+    for name in TIMED_TABLES:
+        if name in typed:
+            copies = found[name].loc[found[name]["check"] == "duplicate_row", "row"]
+            found[name] = combine([found[name], crosstable.post_dose_before_day0(
+                typed[name], pd.Index(copies.unique()))])
     if "assessments" in typed:
         found["assessments"] = combine([found["assessments"], crosstable.conflicting_scores(
             typed["assessments"], pd.Index(found["assessments"]["row"].unique()))])

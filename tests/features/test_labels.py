@@ -67,3 +67,42 @@ def test_other_instrument_target(registries):
     out = _labels(registries, [r("a", 0, 20, "phq9"), r("a", 28, 4, "phq9")],
                   definition="remission", instrument="phq9")
     assert out.loc["a", "label"] == 1
+
+
+# Day 0 before or after the first dose (issue 13, item 3): a rating taken after the first
+# infusion shows ketamine's rapid effect and is never the label's baseline.
+
+def timed(pid, day, score, timing, instrument="madrs"):
+    return {**r(pid, day, score, instrument), "timing": timing}
+
+
+def test_a_post_dose_day0_rating_is_never_the_baseline(registries):
+    out = _labels(registries, [
+        timed("a", 0, 30, "pre_dose"), timed("a", 0, 16, "post_dose"), r("a", 28, 14),
+        timed("b", 0, 16, "post_dose"), timed("b", 0, 30, None), r("b", 28, 14),  # unmarked
+        r("c", -7, 36), timed("c", 0, 16, "post_dose"), r("c", 28, 20),  # screening instead
+        timed("d", 0, 16, "post_dose"), r("d", 28, 14),  # nothing before the dose
+    ])
+    assert (out.loc["a", "baseline_score"], out.loc["a", "label"]) == (30, 1)
+    assert (out.loc["b", "baseline_score"], out.loc["b", "label"]) == (30, 1)
+    assert (out.loc["c", "baseline_score"], out.loc["c", "baseline_day"]) == (36, -7)
+    assert out.loc["c", "label"] == 0
+    assert pd.isna(out.loc["d", "baseline_score"]) and pd.isna(out.loc["d", "label"])
+    assert out.loc["d", "no_label_reason"] == NO_BASELINE
+
+
+def test_the_endpoint_may_be_a_post_dose_rating_the_last_one_of_its_day(registries):
+    rows = [r("a", 0, 30), timed("a", 21, 12, "post_dose"), timed("a", 21, 18, "pre_dose"),
+            r("b", 0, 30), timed("b", 14, 12, "post_dose"), r("b", 20, 17)]
+    for ordered in (rows, rows[::-1]):  # row order never decides
+        out = _labels(registries, ordered)
+        assert (out.loc["a", "endpoint_score"], out.loc["a", "endpoint_day"]) == (12, 21)
+        assert out.loc["a", "label"] == 1
+        assert (out.loc["b", "endpoint_score"], out.loc["b", "endpoint_day"]) == (17, 20)
+
+
+def test_labels_without_a_timing_column_are_unchanged(registries):
+    # Tables from before the column existed (it is optional): every rating counts as before.
+    out = _labels(registries, [r("a", -3, 40), r("a", 0, 30), r("a", 28, 15)])
+    assert (out.loc["a", "baseline_score"], out.loc["a", "baseline_day"]) == (30, 0)
+    assert out.loc["a", "label"] == 1

@@ -71,10 +71,12 @@ def test_browser_shows_probability_factors_and_warnings(pages, tmp_path):
     browser = _chromium()
     text = html.unescape(_dom(browser, tmp_path, pages["pt-unusual"]))
     assert "40 %" in text and "(likely between 29 % and 50 %)" in text
-    assert "about 4 in 10 patients like this one responded" in text
+    assert "about 4 in 10 patients like this one would be expected to respond" in text
     assert "route of ketamine/esketamine: intramuscular" in text
-    assert "lowers the chance by about 6 points" in text
-    assert "body-mass index 61 kg/m²" in text and "raises the chance by about 4 points" in text
+    share = "of the difference from a typical patient"
+    assert f"accounts for about 6 points {share}" in text
+    assert "body-mass index 61 kg/m²" in text and f"accounts for about 4 points {share}" in text
+    assert "Associated with a lower chance" in text
     assert "Use with caution" in text
     assert "route 'im' was never seen in training" in text
 

@@ -5,7 +5,7 @@ import math
 
 import pytest
 
-from models.report.phrasing import (Characteristic, describe_value, effect_phrase,
+from models.report.phrasing import (Characteristic, contribution_phrase, describe_value,
                                     natural_frequency, percent, percent_bound,
                                     points_words, target_sentence)
 
@@ -87,26 +87,30 @@ def test_points_are_rounded_as_spoken(points, expected):
     assert points_words(points) == expected
 
 
-def test_sign_words():
-    assert effect_phrase(7.2) == "raises the chance by about 7 points"
-    assert effect_phrase(-7.2) == "lowers the chance by about 7 points"
-    assert effect_phrase(-0.6) == "lowers the chance by less than 1 point"
+def test_contributions_read_as_a_share_of_the_difference_not_as_an_effect():
+    # An association, and this patient's: "lowers the chance by 12 points" read as advice to
+    # stop the benzodiazepine, and the same log-odds shows as different points elsewhere.
+    expected = "accounts for about 7 points of the difference from a typical patient"
+    assert contribution_phrase(7.2) == expected
+    assert contribution_phrase(-7.2) == expected  # the list it appears in says which way
+    assert contribution_phrase(-0.6) == ("accounts for less than 1 point of the difference "
+                                         "from a typical patient")
 
 
 @pytest.mark.parametrize("probability, expected", [
-    (0.62, "about 6 in 10 patients like this one responded"),
-    (0.65, "about 7 in 10 patients like this one responded"),  # half rounds up, not to even
-    (0.12, "about 1 in 10 patients like this one responded"),
-    (0.03, "fewer than 1 in 10 patients like this one responded"),
-    (0.97, "more than 9 in 10 patients like this one responded"),
+    (0.62, "about 6 in 10 patients like this one would be expected to respond"),
+    (0.65, "about 7 in 10 patients like this one would be expected to respond"),  # half up
+    (0.12, "about 1 in 10 patients like this one would be expected to respond"),
+    (0.03, "fewer than 1 in 10 patients like this one would be expected to respond"),
+    (0.97, "more than 9 in 10 patients like this one would be expected to respond"),
 ])
-def test_natural_frequency_sentence(probability, expected):
+def test_natural_frequency_is_an_expectation_not_an_observation(probability, expected):
     assert natural_frequency(probability) == expected
 
 
 def test_natural_frequency_out_of_100_and_remission():
-    assert (natural_frequency(0.624, "reached remission", out_of=100)
-            == "about 62 in 100 patients like this one reached remission")
+    assert (natural_frequency(0.624, "reach remission", out_of=100)
+            == "about 62 in 100 patients like this one would be expected to reach remission")
 
 
 @pytest.mark.parametrize("probability, expected", [

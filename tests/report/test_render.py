@@ -59,23 +59,39 @@ def test_one_report_per_patient_and_an_index(rendered):
 def test_high_and_low_chances_in_percent_with_interval_and_frequency(rendered):
     high = visible_text(_page(rendered, "pt-high"))
     assert "78 % (likely between 67 % and 88 %)" in high
-    assert "about 8 in 10 patients like this one responded" in high
-    assert "47 % of the 1,500 patients" in high
+    assert "about 8 in 10 patients like this one would be expected to respond" in high
+    assert "47 % of the 1,500 patients" in high  # observed in the cohort: a fact, said as one
     low = visible_text(_page(rendered, "pt-low"))
-    assert "12 %" in low and "about 1 in 10 patients like this one responded" in low
+    assert "12 %" in low
+    assert "about 1 in 10 patients like this one would be expected to respond" in low
     assert '<svg class="icon-array"' in _page(rendered, "pt-low")
     assert 'data-filled="12"' in _page(rendered, "pt-low")
 
 
+SHARE = "of the difference from a typical patient"
+
+
+def _lists(page: str) -> tuple[str, str]:
+    """(text of the higher-chance list, text of the lower-chance list)."""
+    higher = re.search(r'<ul class="factors higher">(.*?)</ul>', page, re.S).group(1)
+    lower = re.search(r'<ul class="factors lower">(.*?)</ul>', page, re.S).group(1)
+    return visible_text(higher), visible_text(lower)
+
+
 def test_top_factors_in_plain_language(rendered):
-    high = visible_text(_page(rendered, "pt-high"))
-    assert "body-mass index 34.2 kg/m² — raises the chance by about 12 points" in high
-    assert "3 failed antidepressant trials — raises the chance by about 3 points" in high
-    assert "baseline MADRS 34 (scale 0–60) —" not in high  # 0.2 points: too small to list
-    low = visible_text(_page(rendered, "pt-low"))
-    assert "taking a benzodiazepine — lowers the chance by about 12 points" in low
-    assert "4 failed antidepressant trials — lowers the chance by about 7 points" in low
-    assert "C-reactive protein not measured — lowers the chance by about 4 points" in low
+    high = _page(rendered, "pt-high")
+    higher, lower = _lists(high)
+    assert f"body-mass index 34.2 kg/m² — accounts for about 12 points {SHARE}" in higher
+    assert f"3 failed antidepressant trials — accounts for about 3 points {SHARE}" in higher
+    assert "baseline MADRS 34 (scale 0–60) —" not in visible_text(high)  # 0.2 points: too small
+    assert "No single characteristic" in lower
+    text = visible_text(high)
+    assert "Associated with a higher chance" in text and "Associated with a lower chance" in text
+    higher, lower = _lists(_page(rendered, "pt-low"))
+    assert f"taking a benzodiazepine — accounts for about 12 points {SHARE}" in lower
+    assert f"4 failed antidepressant trials — accounts for about 7 points {SHARE}" in lower
+    assert f"C-reactive protein not measured — accounts for about 4 points {SHARE}" in lower
+    assert "benzodiazepine" not in higher
 
 
 def test_warnings_are_prominent(rendered):
@@ -86,6 +102,7 @@ def test_warnings_are_prominent(rendered):
     sparse = visible_text(_page(rendered, "pt-sparse"))
     assert "Use with caution: much information is missing" in sparse
     assert "9 of 12 characteristics were not recorded" in sparse
+    assert "1 of 12 characteristics was not recorded" in visible_text(_page(rendered, "pt-low"))
     calm = visible_text(_page(rendered, "pt-high"))
     assert "Use with caution" not in calm
 

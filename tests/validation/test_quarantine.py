@@ -145,3 +145,12 @@ def test_report_holds_no_patient_values(run_with):
     report = _report(run)["tables"]["assessments"]
     assert report["failures_by_check"] == {"score.not_a_number": 1,
                                            "patient_id.orphan_patient": 1}
+
+
+def test_every_check_is_documented_with_a_fix():
+    from pipeline.validation.checks import CHECKS
+    from tests.validation.conftest import REPO
+    doc = (REPO / "docs" / "validation.md").read_text(encoding="utf-8")
+    rows = [line.split(" | ")[0] for line in doc.splitlines() if line.startswith("| `")]
+    for check in CHECKS:
+        assert any(f"`{check}`" in row or f"`row.{check}`" in row for row in rows), check
