@@ -124,5 +124,6 @@ def build_registry(registries: Registries, target_instrument: str,
         add(FeatureSpec(f"dose_{unit_level}", _DOSE_LABELS[unit_level],
                         f"dose of the first session when given in {unit}; missing when it was "
                         "given in another unit or its unit is not recorded", unit, "numeric",
-                        ("sessions",), course.first_dose_in(unit_level)))
+                        ("sessions",), course.first_dose_in(unit_level),
+                        alternatives="first_dose"))
     return reg

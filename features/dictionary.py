@@ -23,6 +23,7 @@ def dictionary_rows(registry: FeatureRegistry, table: pd.DataFrame,
             "sources": ", ".join(spec.sources),
             "missing_share": round(float(table[spec.name].isna().mean()), 4) if len(table)
             else None,
+            "alternatives": spec.alternatives,
             "used_by_model": spec.name not in left_out,
             "left_out_because": left_out.get(spec.name, ""),
         }

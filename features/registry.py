@@ -35,6 +35,9 @@ class FeatureSpec:
     compute: Callable[[KnownRecords], pd.Series]
     levels: tuple[str, ...] | None = None
     known_after_day: int = 0
+    # Features that stand for one characteristic recorded in one of several forms (the first
+    # dose in mg/kg or in mg): a patient has at most one, so the others are not "not recorded".
+    alternatives: str | None = None
 
     @property
     def known(self) -> str:

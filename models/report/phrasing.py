@@ -40,12 +40,13 @@ class Characteristic:
     unit: str = ""
     kind: str = "numeric"  # numeric | binary | categorical
     sources: str = ""
+    alternatives: str = ""  # a group of features of which a patient has at most one
 
     @classmethod
     def from_dictionary_row(cls, row: dict) -> "Characteristic":
         return cls(name=row["name"], label=row.get("label") or row["name"].replace("_", " "),
                    unit=row.get("unit") or "", kind=row.get("kind") or "numeric",
-                   sources=row.get("sources") or "")
+                   sources=row.get("sources") or "", alternatives=row.get("alternatives") or "")
 
     @classmethod
     def unknown(cls, name: str) -> "Characteristic":
@@ -197,6 +198,22 @@ def target_sentence(target: dict) -> str:
     reduction = format_number(100 * float(target.get("min_reduction", 0.5)))
     return (f"response: at least a {reduction} % reduction in {instrument} between baseline and "
             f"{window}")
+
+
+def estimand_sentence(target: dict) -> str:
+    """Which patients the chance speaks about (target.missing_endpoint), in words; empty for
+    models trained before the setting existed."""
+    noun = "remission" if target.get("definition") == "remission" else "response"
+    rule = target.get("missing_endpoint")
+    if rule == "exclude":
+        return (f"The model learned only from patients who completed the course and were rated: "
+                f"the chance is that of {noun} for a patient who completes it. Patients who stop "
+                "early were left out, so if they stop because they are not improving, the chance "
+                "for a patient starting now is somewhat lower.")
+    if rule == "non_response":
+        return (f"Patients who stopped before the endpoint rating were counted as not reaching "
+                f"{noun}: the chance is that of completing the course with {noun}.")
+    return ""
 
 
 def outcome_words(target: dict) -> tuple[str, str, str]:

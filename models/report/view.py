@@ -9,7 +9,8 @@ import math
 
 from models.report import charts
 from models.report.phrasing import (Characteristic, contribution_phrase, describe_value,
-                                    expected_out_of, is_missing, natural_frequency,
+                                    estimand_sentence, expected_out_of, is_missing,
+                                    natural_frequency,
                                     outcome_words, percent, percent_bound,
                                     points_words, target_sentence)
 
@@ -41,11 +42,22 @@ def _factors(explanations: list[dict], dictionary: dict[str, Characteristic]) ->
         points = _number(row.get("contribution_points"), 0.0)
         factors.append({"feature": row["feature"], "label": item.label,
                         "value": "" if is_missing(row.get("value")) else str(row["value"]),
-                        "missing": is_missing(row.get("value")),
+                        "missing": is_missing(row.get("value"))
+                        and not _alternative_recorded(item, values, dictionary),
                         "phrase": describe_value(item, row.get("value"), values),
                         "points": points, "share": contribution_phrase(points),
                         "logodds": _number(row.get("contribution_logodds"), 0.0)})
     return factors
+
+
+def _alternative_recorded(item: Characteristic, values: dict,
+                          dictionary: dict[str, Characteristic]) -> bool:
+    """Whether another form of the same characteristic is recorded (the first dose in mg when
+    the mg/kg feature is empty): then this one is not information the patient lacks."""
+    if not item.alternatives:
+        return False
+    return any(other.alternatives == item.alternatives and other.name != item.name
+               and not is_missing(values.get(other.name)) for other in dictionary.values())
 
 
 def _top(factors: list[dict], sign: int) -> list[dict]:
@@ -103,7 +115,9 @@ def patient_view(prediction: dict, explanations: list[dict],
     frequency = natural_frequency(probability, infinitive)
     frequency_100 = natural_frequency(probability, infinitive, out_of=100)
     missing = [f["label"] for f in factors if f["missing"]]
-    n_missing = int(_number(prediction.get("n_missing_features"), len(missing)))
+    # Counted from the list (not the out-of-distribution count) so that the unused form of a
+    # characteristic recorded in another form is not counted as missing.
+    n_missing = len(missing)
     model = meta.get("model", {})
     cohort_rate = _number(meta.get("development_prevalence"))
     additive = _flag(prediction.get("exactly_additive", model.get("exactly_additive", 1)))
@@ -134,6 +148,7 @@ def patient_view(prediction: dict, explanations: list[dict],
         "additivity_gap_words": points_words(
             gap_points(probability, _number(prediction.get("additivity_gap"), 0.0))),
         "target": target_sentence(meta.get("target", {})),
+        "estimand": estimand_sentence(meta.get("target", {})),
         "model": model,
         "model_name": CLASSIFIER_NAMES.get(str(model.get("classifier")),
                                            str(model.get("classifier", "unknown"))),

@@ -387,3 +387,39 @@ def test_calibration_curve_with_many_tied_predictions_is_the_observed_rate():
     q = rng.uniform(0.1, 0.9, 300)
     smooth = smoothed_calibration((rng.random(300) < q).astype(int), q)
     assert len(np.unique(smooth.round(6))) > 50
+
+
+def test_the_unused_dose_unit_is_not_reported_as_not_recorded():
+    """One dose feature per unit: an IV patient (mg/kg) has no mg dose by design."""
+    from models.report.phrasing import Characteristic
+    from models.report.view import patient_view
+
+    dictionary = {
+        "dose_mg_per_kg": Characteristic("dose_mg_per_kg", "weight-based first dose", "mg/kg",
+                                         alternatives="first_dose"),
+        "dose_mg": Characteristic("dose_mg", "fixed first dose", "mg", alternatives="first_dose"),
+        "bmi": Characteristic("bmi", "body-mass index", "kg/m²"),
+    }
+    explanations = [
+        {"feature": "dose_mg_per_kg", "value": "0.5", "contribution_points": 1.0,
+         "contribution_logodds": 0.04},
+        {"feature": "dose_mg", "value": "", "contribution_points": 0.0,
+         "contribution_logodds": 0.0},
+        {"feature": "bmi", "value": "", "contribution_points": -2.0,
+         "contribution_logodds": -0.08},
+    ]
+    prediction = {"patient_id": "p1", "calibrated_probability": 0.5, "base_probability": 0.5,
+                  "interval_low": 0.4, "interval_high": 0.6, "n_missing_features": 2}
+    view = patient_view(prediction, explanations, dictionary, {})
+    assert view["missing"] == ["body-mass index"] and view["n_missing"] == 1
+
+
+def test_each_clinician_report_states_the_estimand():
+    from models.report.phrasing import estimand_sentence
+
+    exclude = estimand_sentence({"definition": "response", "missing_endpoint": "exclude"})
+    assert "only from patients who completed the course" in exclude
+    assert "somewhat lower" in exclude
+    counted = estimand_sentence({"definition": "remission", "missing_endpoint": "non_response"})
+    assert "counted as not reaching remission" in counted
+    assert estimand_sentence({"definition": "response"}) == ""
