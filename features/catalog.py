@@ -65,7 +65,7 @@ def build_registry(registries: Registries, target_instrument: str,
         if not instrument.baseline_feature:
             continue
         add(FeatureSpec(f"baseline_{key}", f"baseline {instrument.label}",
-                        f"last {instrument.label} total in days {list(baseline_window)}",
+                        f"last pre-dose {instrument.label} total in days {list(baseline_window)}",
                         f"points ({instrument.min:g}-{instrument.max:g})", "numeric",
                         ("assessments",), severity.baseline_score(key, baseline_window)))
     bands = tuple(dict.fromkeys(band for _, band in target.severity_bands)) or None
