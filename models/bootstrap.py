@@ -2,14 +2,22 @@
 
 Stratified by default: each resample draws responders and non-responders separately, with
 replacement, keeping both counts, so every resample has the test set's prevalence and AUROC is
-always defined. Metrics marked ``batchable`` (see ``models.scores``) are evaluated on all
-resamples of a chunk at once; any other ``metric_fn(y, p) -> float`` is called once per resample.
-Both paths see the same resamples for the same seed.
+always defined. That suits measures that condition on the outcome (AUROC, sensitivity); it is
+wrong for any measure that depends on how many patients responded (calibration-in-the-large,
+Brier, PPV, net benefit): fixing the count removes most of their sampling variation, and the
+interval comes out far too narrow (a calibration intercept's 95 % interval covered the truth
+about half the time in a simulation). Those take ``stratified=False``: patients are resampled
+as they were drawn. ``models.metrics.INTERVAL_METHOD`` says which measure uses which.
+
+Metrics marked ``batchable`` (see ``models.scores``) are evaluated on all resamples of a chunk at
+once; any other ``metric_fn(y, p) -> float`` is called once per resample. Both paths see the same
+resamples for the same seed, and ``bootstrap_many`` gives several metrics the same resamples as
+``bootstrap_ci`` gives each of them alone.
 """
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import NamedTuple
 
 import numpy as np
@@ -56,21 +64,31 @@ def resample_indices(y: np.ndarray, n_resamples: int, rng: np.random.Generator,
             yield rng.integers(0, len(y), size=(size, len(y)))
 
 
-def _replicates(metric_fn: Callable, y: np.ndarray, ps: list[np.ndarray], n_resamples: int,
-                seed, stratified: bool) -> list[np.ndarray]:
-    """Metric on each resample, for each probability vector in ``ps`` (same resamples)."""
+def _on_resamples(metric_fn: Callable, y: np.ndarray, p: np.ndarray,
+                  idx: np.ndarray) -> np.ndarray:
+    if getattr(metric_fn, "batchable", False):
+        return np.asarray(metric_fn(y[idx], p[idx]), dtype=float)
+    return np.array([metric_fn(y[row], p[row]) for row in idx], dtype=float)
+
+
+def _replicates_many(metric_fns: list[Callable], y: np.ndarray, ps: list[np.ndarray],
+                     n_resamples: int, seed, stratified: bool) -> list[list[np.ndarray]]:
+    """[metric][probability vector] -> the metric on each resample (all on the same resamples)."""
     if stratified and (y.min() == y.max()):
         raise ValueError("stratified bootstrap needs both responders and non-responders")
     rng = np.random.default_rng(seed)
-    out = [[] for _ in ps]
+    out = [[[] for _ in ps] for _ in metric_fns]
     for idx in resample_indices(y, n_resamples, rng, stratified):
-        for k, p in enumerate(ps):
-            if getattr(metric_fn, "batchable", False):
-                values = np.asarray(metric_fn(y[idx], p[idx]), dtype=float)
-            else:
-                values = np.array([metric_fn(y[row], p[row]) for row in idx], dtype=float)
-            out[k].append(values)
-    return [np.concatenate(values) for values in out]
+        for m, metric_fn in enumerate(metric_fns):
+            for k, p in enumerate(ps):
+                out[m][k].append(_on_resamples(metric_fn, y, p, idx))
+    return [[np.concatenate(values) for values in per_p] for per_p in out]
+
+
+def _replicates(metric_fn: Callable, y: np.ndarray, ps: list[np.ndarray], n_resamples: int,
+                seed, stratified: bool) -> list[np.ndarray]:
+    """Metric on each resample, for each probability vector in ``ps`` (same resamples)."""
+    return _replicates_many([metric_fn], y, ps, n_resamples, seed, stratified)[0]
 
 
 def _interval(replicates: np.ndarray, alpha: float) -> tuple[float, float]:
@@ -93,6 +111,23 @@ def bootstrap_ci(metric_fn: Callable, y_true, p, n_resamples: int = 1000, seed=0
     y, p = as_arrays(y_true, p)
     replicates, = _replicates(metric_fn, y, [p], n_resamples, seed, stratified)
     return BootstrapCI(float(metric_fn(y, p)), *_interval(replicates, alpha))
+
+
+def bootstrap_many(metric_fns: Mapping[str, Callable], y_true, p, n_resamples: int = 1000,
+                   seed=0, alpha: float = 0.05,
+                   stratified: bool = True) -> dict[str, BootstrapCI]:
+    """``bootstrap_ci`` for several metrics at once, all on the same resamples.
+
+    Each metric's interval equals what ``bootstrap_ci`` gives it alone with the same seed, and a
+    metric that is itself a difference of two quantities (net benefit of the model minus that
+    of treating all) is thereby paired.
+    """
+    y, p = as_arrays(y_true, p)
+    names = list(metric_fns)
+    replicates = _replicates_many([metric_fns[k] for k in names], y, [p], n_resamples, seed,
+                                  stratified)
+    return {name: BootstrapCI(float(metric_fns[name](y, p)), *_interval(values[0], alpha))
+            for name, values in zip(names, replicates)}
 
 
 def paired_bootstrap_difference(metric_fn: Callable, y_true, p_a, p_b, n_resamples: int = 1000,

@@ -8,11 +8,12 @@ import numpy as np
 import pandas as pd
 
 from models.artifact import ResponseModel
-from models.decision import threshold_metrics
+from models.decision import clinical_utility, threshold_metrics_with_intervals
 from models.layout import KEY
 from models.metrics import headline_metrics
 from models.plot_data import calibration_points, decision_points, roc_points
-from models.subgroups import age_band, subgroup_metrics
+from models.subgroups import PoorSubgroupRule, age_band, subgroup_metrics
+from models.uncertainty import interval_description
 
 
 @dataclass
@@ -69,23 +70,50 @@ def role_names(candidate: ResponseModel, comparator: ResponseModel) -> dict[str,
 
 
 def evaluate(candidate: ResponseModel, comparator: ResponseModel, test: TestSet, *, seed: int,
-             n_resamples: int, thresholds: list[float], min_n: int,
-             min_events: int) -> dict:
-    """Everything the reports need: headline per role, thresholds, subgroups, curves."""
-    predicted = predictions(candidate, comparator, test)
+             n_resamples: int, thresholds: list[float], min_n: int, min_events: int,
+             rule: PoorSubgroupRule | None = None, n_replicates: int = 0) -> dict:
+    """Everything the reports need: headline per role, thresholds, net benefit, subgroups,
+    curves, and what the per-patient range is (the candidate's ``n_replicates`` refits)."""
+    return evaluate_predictions(predictions(candidate, comparator, test),
+                                role_names(candidate, comparator), test.y, test.ids,
+                                test.groups, test.skipped_groups, seed=seed,
+                                n_resamples=n_resamples, thresholds=thresholds, min_n=min_n,
+                                min_events=min_events, rule=rule, n_replicates=n_replicates,
+                                n_development=candidate.info.get("n_development"))
+
+
+def evaluate_predictions(predicted: dict[str, np.ndarray], names: dict[str, str], y: np.ndarray,
+                         ids: np.ndarray, groups: dict[str, pd.Series],
+                         skipped_groups: dict[str, str], *, seed: int, n_resamples: int,
+                         thresholds: list[float], min_n: int, min_events: int,
+                         rule: PoorSubgroupRule | None = None, n_replicates: int = 0,
+                         n_development: int | None = None) -> dict:
+    """``evaluate`` on predictions already made, keyed by role. Every interval the model card
+    shows is computed here, once: the calibrated candidate's headline measures, sensitivity,
+    specificity, PPV and NPV, net benefit against treating all at ``thresholds``, and each
+    subgroup's AUROC, Brier and calibration (the card only renders them)."""
     p_main = predicted["candidate_calibrated"]
     return {
-        "names": role_names(candidate, comparator),
-        "headline": {role: headline_metrics(test.y, p, seed=seed, n_resamples=n_resamples)
+        "names": names,
+        "n_resamples": n_resamples,
+        "headline": {role: headline_metrics(y, p, seed=seed, n_resamples=n_resamples,
+                                            all_intervals=role == "candidate_calibrated")
                      for role, p in predicted.items()},
-        "thresholds": threshold_metrics(test.y, p_main, thresholds),
-        "subgroups": subgroup_metrics(None, test.y, p_main, test.groups, min_n=min_n,
-                                      min_events=min_events),
-        "subgroups_skipped": dict(test.skipped_groups),
-        "curves": {role: {"roc": roc_points(test.y, p),
-                          "calibration": calibration_points(test.y, p),
-                          "decision": decision_points(test.y, p)}
+        "thresholds": threshold_metrics_with_intervals(y, p_main, thresholds,
+                                                       n_resamples=n_resamples, seed=seed),
+        "net_benefit": clinical_utility(y, p_main, [t for t in thresholds if 0 < t < 1],
+                                        n_resamples=n_resamples, seed=seed),
+        "subgroups": subgroup_metrics(None, y, p_main, groups, min_n=min_n,
+                                      min_events=min_events, n_resamples=n_resamples,
+                                      seed=seed, rule=rule),
+        "subgroups_skipped": dict(skipped_groups),
+        "poor_subgroup_rule": None if rule is None else rule.as_dict() | {
+            "description": rule.describe()},
+        "patient_interval": interval_description(n_replicates, n_development),
+        "curves": {role: {"roc": roc_points(y, p),
+                          "calibration": calibration_points(y, p),
+                          "decision": decision_points(y, p)}
                    for role, p in predicted.items()},
         "predicted": predicted,
-        "predictions": pd.DataFrame({KEY: test.ids, "label": test.y, **predicted}),
+        "predictions": pd.DataFrame({KEY: ids, "label": y, **predicted}),
     }

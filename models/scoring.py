@@ -19,7 +19,7 @@ from models.calibration import expit, logit
 from models.explain import explain, long_format
 from models.layout import KEY
 from models.ood import DomainReference, flag
-from models.uncertainty import load_replicates
+from models.uncertainty import interval_description, load_replicates
 
 INTERVAL_LEVEL = 0.95
 
@@ -147,7 +147,12 @@ def explanation_meta(scoring: ScoringModel, run: dict, params, registries) -> di
         "interval": {"method": "bootstrap refits of the model "
                                f"({len(scoring.replicates)} replicates): the prediction plus or "
                                "minus 1.96 standard deviations of their calibrated log-odds",
-                     "level": INTERVAL_LEVEL},
+                     "level": INTERVAL_LEVEL,
+                     # Added: what the range is called and how often it held when measured
+                     # (`level` is how it is built, ± 1.96 SDs, not its coverage).
+                     **{k: v for k, v in interval_description(
+                         len(scoring.replicates), model.info.get("n_development")).items()
+                        if k in ("name", "measured_coverage", "coverage_statement")}},
         "base_probability": None,  # filled in from the explanation
         "development_prevalence": model.info.get("development_prevalence"),
         "n_development": model.info.get("n_development"),

@@ -4,9 +4,11 @@ run in MLflow."""
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import pandas as pd
 import typer
 from rich.console import Console
@@ -14,6 +16,8 @@ from rich.console import Console
 from models import figures, tracking
 from models.artifact import ResponseModel
 from models.evaluation import evaluate, test_set
+from models.metrics import INTERVAL_METHOD
+from models.subgroups import PoorSubgroupRule
 from pipeline.core.params import load_params
 from pipeline.core.tables import read_sites
 
@@ -38,18 +42,58 @@ def _metrics_document(result: dict, candidate: ResponseModel, params) -> dict:
     }
 
 
+def _plain(value, digits: int = 4):
+    """JSON-ready: floats rounded (NaN -> None), lists and tuples element-wise, numpy scalars
+    as Python numbers."""
+    if isinstance(value, list | tuple | np.ndarray):
+        return [_plain(v, digits) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v, digits) for k, v in value.items()}
+    if isinstance(value, np.integer | np.bool_):
+        return value.item()
+    if isinstance(value, float | np.floating):
+        return None if math.isnan(value) else round(float(value), digits)
+    return value
+
+
+def _records(frame: pd.DataFrame) -> list[dict]:
+    return [{k: _plain(v) for k, v in row.items()} for row in frame.to_dict(orient="records")]
+
+
+# How each interval in reports/metrics.json and reports/evaluation.json was made (the model card
+# says so next to the figures).
+INTERVALS = {
+    "resampling": {name: method for name, (_, method) in INTERVAL_METHOD.items()} | {
+        "thresholds": "patients", "net_benefit": "patients", "subgroups": "as the headline "
+        "measure of the same name, within the subgroup"},
+    "stratified": "responders and non-responders resampled separately, their counts kept",
+    "patients": "patients resampled as drawn, so the response rate varies as in another sample",
+    "kind": "percentile bootstrap, 95 %",
+}
+
+
+def details_document(result: dict) -> dict:
+    """reports/evaluation.json: thresholds (with intervals), net benefit against treating all,
+    subgroups (with intervals and the poor-subgroup judgement), the per-patient range, and how
+    every interval was made."""
+    return {
+        "thresholds": _records(result["thresholds"]),
+        "net_benefit": _records(result["net_benefit"]),
+        "subgroups": _records(result["subgroups"]),
+        "subgroups_skipped": result["subgroups_skipped"],
+        "poor_subgroup_rule": result["poor_subgroup_rule"],
+        "patient_interval": _plain(result["patient_interval"]),
+        "intervals": INTERVALS | {"resamples": result["n_resamples"]},
+    }
+
+
 def _write_outputs(result: dict, metrics: dict, metrics_path: Path, details_path: Path,
                    plots_dir: Path, figures_dir: Path, predictions_path: Path,
                    outcome: str) -> None:
     metrics_path.parent.mkdir(parents=True, exist_ok=True)
     metrics_path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    details = {
-        "thresholds": result["thresholds"].round(4).to_dict(orient="records"),
-        "subgroups": result["subgroups"].round(4).astype(object)
-        .where(result["subgroups"].notna(), None).to_dict(orient="records"),
-        "subgroups_skipped": result["subgroups_skipped"],
-    }
-    details_path.write_text(json.dumps(details, indent=2) + "\n", encoding="utf-8")
+    details_path.write_text(json.dumps(details_document(result), indent=2) + "\n",
+                            encoding="utf-8")
     for role, curves in result["curves"].items():
         for curve, frame in curves.items():
             path = plots_dir / curve / f"{role}.csv"
@@ -81,8 +125,9 @@ def main(
 ) -> None:
     """Evaluate the candidate and comparator on the held-out test patients.
 
-    AUROC/AUPRC with bootstrap intervals, Brier, calibration (intercept, slope, ICI, ECE),
-    decision curves, sensitivity/specificity/PPV/NPV at thresholds, and subgroups.
+    AUROC/AUPRC with bootstrap intervals (every measure for the calibrated candidate), Brier,
+    calibration (intercept, slope, ICI, ECE), decision curves and net benefit against treating
+    all, sensitivity/specificity/PPV/NPV at thresholds, and subgroups, all with intervals.
     """
     params = load_params(params_file)
     candidate = ResponseModel.load(model_dir / "candidate")
@@ -94,11 +139,17 @@ def main(
     with console.status(f"Evaluating on {int((split['set'] == 'test').sum()):,} test patients "
                         f"({params.evaluate.bootstrap_resamples:,} bootstrap resamples)"):
         test = test_set(features, labels, split, sites)
+        rule = params.evaluate.poor_subgroup
+        replicates = model_dir / "candidate" / "bootstrap"
         result = evaluate(candidate, comparator, test, seed=params.seed,
                           n_resamples=params.evaluate.bootstrap_resamples,
                           thresholds=params.evaluate.thresholds,
                           min_n=params.evaluate.min_subgroup_n,
-                          min_events=params.evaluate.min_subgroup_events)
+                          min_events=params.evaluate.min_subgroup_events,
+                          rule=PoorSubgroupRule(rule.min_auroc, tuple(rule.calibration_slope),
+                                                rule.max_abs_calibration_intercept),
+                          n_replicates=sum(1 for path in replicates.iterdir() if path.is_dir())
+                          if replicates.exists() else 0)
         metrics = _metrics_document(result, candidate, params)
         _write_outputs(result, metrics, metrics_path, details_path, plots_dir, figures_dir,
                        predictions_path, params.target.definition)
@@ -109,10 +160,15 @@ def main(
         for role, headline in result["headline"].items():
             for key, value in headline.items():
                 if isinstance(value, list):
-                    mlflow.log_metrics({f"{role}.{key}_low": value[0],
-                                        f"{role}.{key}_high": value[1]})
+                    # A bound is None where no resample gave a value (tiny cohorts).
+                    mlflow.log_metrics({f"{role}.{key}_{end}": bound for end, bound in
+                                        zip(("low", "high"), value) if bound is not None})
                 elif value is not None:
                     mlflow.log_metric(f"{role}.{key}", value)
+        for row in result["net_benefit"].to_dict(orient="records"):
+            key = f"candidate_calibrated.net_benefit_vs_treat_all_at_{row['threshold']:.2f}"
+            if not math.isnan(row["net_benefit_vs_treat_all"]):
+                mlflow.log_metric(key, row["net_benefit_vs_treat_all"])
         mlflow.log_artifact(str(metrics_path), "evaluation")
         mlflow.log_artifact(str(details_path), "evaluation")
         mlflow.log_artifact(str(predictions_path), "evaluation")

@@ -14,6 +14,7 @@ from rich.console import Console
 from models import tracking
 from models.governance.card import CardInputs, card_context
 from models.governance.intervals import extra_intervals
+from models.governance.intervals import recorded as intervals_recorded
 from models.governance.render import render_html, render_markdown
 from pipeline.core.params import load_params
 from pipeline.core.tables import read_sites
@@ -52,8 +53,10 @@ def main(
     out: Path = typer.Option(..., "--out", help="Markdown card; the .html is written beside."),
     validated: Path = typer.Option(None, "--validated", help="Validated tables: sites and "
                                    "observed days of the whole cohort (else: test sites)."),
-    predictions: Path = typer.Option(None, "--predictions", help="Test predictions CSV: adds "
-                                     "bootstrap intervals for Brier, calibration and ICI."),
+    predictions: Path = typer.Option(None, "--predictions", help="Test predictions CSV: for "
+                                     "runs evaluated before every interval was recorded, adds "
+                                     "bootstrap intervals for Brier, calibration and ICI "
+                                     "(ignored when metrics.json has them)."),
     resamples: int = typer.Option(1000, "--resamples", min=100,
                                   help="Bootstrap resamples for --predictions."),
     data_origin: str = typer.Option(None, "--data-origin",
@@ -82,13 +85,14 @@ def main(
         tags, params = {}, {}
     sites, days = _from_validated(validated) if validated else (None, None)
     intervals = None
-    if predictions is not None:
+    metrics_document = _json(metrics)
+    if predictions is not None and not intervals_recorded(metrics_document):
         frame = pd.read_csv(predictions)
         seed = load_params(params_file).seed if params_file.exists() else 0
         with console.status(f"Bootstrap intervals ({resamples} resamples)"):
             intervals = extra_intervals(frame["label"].to_numpy(),
                                         frame["candidate_calibrated"].to_numpy(), resamples, seed)
-    inputs = CardInputs(run=run, metrics=_json(metrics), evaluation=_json(evaluation),
+    inputs = CardInputs(run=run, metrics=metrics_document, evaluation=_json(evaluation),
                         features=_json(features), training=_json(training),
                         validation=_json(validation), run_tags=tags, run_params=params,
                         sites=sites, observed_days=days, extra_intervals=intervals,

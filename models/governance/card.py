@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 
 from models.governance.narrative import intended_use, limitations
 from models.governance.tripod import checklist
+from models.subgroups import PoorSubgroupRule, judge
+from models.uncertainty import interval_description
 
 ROLES = ("candidate_calibrated", "candidate_uncalibrated", "comparator_calibrated")
 # (key, name, what it means, digits)
@@ -166,35 +168,99 @@ def _model(i: CardInputs) -> dict:
     }
 
 
+def _threshold_text(value) -> str:
+    return f"{value:.2f}" if isinstance(value, int | float) else str(value)
+
+
 def _performance(i: CardInputs) -> dict:
+    """Headline measures of every compared model, then the calibrated candidate's threshold
+    metrics and net benefit: all as the evaluate stage recorded them, intervals included."""
     models = i.metrics.get("models", {})
     names = list(models)
     rows = []
+    recorded = bool(names) and all(f"{key}_ci" in models[names[0]] for key, *_ in MEASURES
+                                   if key in ("brier", "calibration_intercept", "ici"))
+    from_card = not recorded and bool(i.extra_intervals)
     for key, name, meaning, digits in MEASURES:
         values = []
         for role_index, role_name in enumerate(names):
             figures = models[role_name]
             ci = figures.get(f"{key}_ci")
-            if ci is None and role_index == 0 and i.extra_intervals and key in i.extra_intervals:
+            if ci is None and role_index == 0 and from_card and key in i.extra_intervals:
                 ci = i.extra_intervals[key]
             values.append(_interval(figures.get(key), ci, digits))
         rows.append({"measure": name, "meaning": meaning, "values": values})
-    thresholds = [{k: (_num(v, 3) if isinstance(v, float) else v) for k, v in r.items()}
+    thresholds = [{"threshold": _threshold_text(r.get("threshold")),
+                   "n_predicted_positive": r.get("n_predicted_positive"),
+                   **{k: _interval(r.get(k), r.get(f"{k}_ci"), 3)
+                      for k in ("sensitivity", "specificity", "ppv", "npv")}}
                   for r in i.evaluation.get("thresholds", [])]
-    notes = ["Intervals other than AUROC's and AUPRC's come from the test predictions "
-             "(same stratified bootstrap). ICI cannot be negative and a resample with repeated "
-             "patients looks less well calibrated than the sample, so the ICI interval sits "
-             "mostly above its estimate: read it as a rough range."] if i.extra_intervals else []
+    net_benefit = [{"threshold": _threshold_text(r.get("threshold")),
+                    **{k: _interval(r.get(k), r.get(f"{k}_ci"), 3)
+                       for k in ("net_benefit", "net_benefit_treat_all",
+                                 "net_benefit_vs_treat_all")}}
+                   for r in i.evaluation.get("net_benefit", [])]
+    intervals = i.evaluation.get("intervals", {})
+    notes = []
+    if recorded or from_card:
+        notes.append(
+            "AUROC and AUPRC: bootstrap resampling responders and non-responders separately "
+            "(their counts kept, as AUROC conditions on the outcome). Every other interval "
+            "resamples patients as they were drawn, so the response rate varies as it would in "
+            "another test sample: calibration-in-the-large, Brier, PPV, NPV and net benefit "
+            "depend on it, and holding it fixed made the intercept's interval about a third as "
+            "wide as it should be (it covered the true value about half the time in a "
+            "simulation; tests/model/test_metrics_intervals.py)."
+            + (" These intervals were computed by the card from the test predictions, because "
+               "this run's evaluation predates them." if from_card else ""))
+        notes.append("ICI cannot be negative and a resample with repeated patients looks less "
+                     "well calibrated than the sample, so the ICI interval sits mostly above its "
+                     "estimate: read it as a rough range.")
     return {"roles": names, "rows": rows, "thresholds": thresholds,
-            "all_intervals": bool(i.extra_intervals), "notes": notes}
+            "threshold_intervals": any(r.get("sensitivity_ci") for r in
+                                       i.evaluation.get("thresholds", [])),
+            "net_benefit": net_benefit,
+            "all_intervals": recorded or from_card, "notes": notes,
+            "resamples": intervals.get("resamples")}
+
+
+def _rule(i: CardInputs) -> tuple[PoorSubgroupRule, bool]:
+    """The poor-subgroup rule the evaluation applied, or the default one (for evaluations made
+    before the rule existed: their subgroups carry no judgement)."""
+    recorded = i.evaluation.get("poor_subgroup_rule")
+    if recorded:
+        return PoorSubgroupRule(recorded["min_auroc"], tuple(recorded["calibration_slope"]),
+                                recorded["max_abs_calibration_intercept"]), True
+    return PoorSubgroupRule(), False
 
 
 def _subgroups(i: CardInputs) -> list[dict]:
-    return [{"group": r["group"], "level": r["level"], "n": r["n"], "events": r["events"],
-             "prevalence": _num(r.get("prevalence"), 3), "status": r["status"],
-             **{k: _num(r.get(k), 4 if k in ("brier", "ici") else 3)
-                for k in ("auroc", "brier", "calibration_intercept", "calibration_slope", "ici")}}
-            for r in i.evaluation.get("subgroups", [])]
+    rule, _ = _rule(i)
+    rows = []
+    for r in i.evaluation.get("subgroups", []):
+        poor = r.get("poor")
+        if poor is None:
+            poor = judge(r, rule) if r["status"] == "ok" else []
+        rows.append({
+            "group": r["group"], "level": r["level"], "n": r["n"], "events": r["events"],
+            "prevalence": _num(r.get("prevalence"), 3),
+            "status": "poor" if poor else r["status"],
+            "status_text": ("poor: " + "; ".join(poor)) if poor else r["status"],
+            "poor": poor,
+            **{k: _interval(r.get(k), r.get(f"{k}_ci"), 4 if k in ("brier", "ici") else 3)
+               for k in ("auroc", "brier", "calibration_intercept", "calibration_slope",
+                         "ici")}})
+    return rows
+
+
+def _patient_interval(i: CardInputs) -> dict:
+    """What the per-patient range is and how often it held, as the evaluate stage recorded it
+    (for older evaluations: as this code describes it)."""
+    recorded = i.evaluation.get("patient_interval")
+    if recorded:
+        return recorded | {"from_evaluation": True}
+    return interval_description(None, i.training.get("n_development")) | {
+        "from_evaluation": False}
 
 
 def _sample_size(i: CardInputs) -> dict | None:
@@ -237,6 +303,14 @@ def card_context(i: CardInputs) -> dict:
     """Everything the templates need."""
     data, model, subgroups = _data(i), _model(i), _subgroups(i)
     sample_size = _sample_size(i)
+    performance = _performance(i)
+    patient_interval = _patient_interval(i)
+    rule, rule_recorded = _rule(i)
+    evidence = {"net_benefit": bool(performance["net_benefit"]),
+                "all_intervals": performance["all_intervals"],
+                "threshold_intervals": performance["threshold_intervals"],
+                "subgroup_intervals": any(r.get("auroc_ci") for r in
+                                          i.evaluation.get("subgroups", []))}
     target = i.features.get("target", {})
     outcome = f"{target.get('definition', 'response')} on the " \
               f"{_instrument_label(target)}"
@@ -257,9 +331,14 @@ def card_context(i: CardInputs) -> dict:
                         i.run_tags.get("data_digest", "—")),
                        ("Features digest (md5)", i.run_tags.get("features_digest", "—"))],
         "intended_use": intended_use(outcome, words["noun"]),
-        "data": data, "model": model, "performance": _performance(i), "subgroups": subgroups,
-        "sample_size": sample_size,
+        "data": data, "model": model, "performance": performance, "subgroups": subgroups,
+        "sample_size": sample_size, "patient_interval": patient_interval,
+        "poor_rule": {"text": rule.describe(), "recorded": rule_recorded},
+        "subgroup_intervals": evidence["subgroup_intervals"],
         "subgroups_skipped": sorted(i.evaluation.get("subgroups_skipped", {}).items()),
-        "limitations": limitations(i.data_origin, data, subgroups, model, sample_size),
-        "tripod": checklist(),
+        "limitations": limitations(i.data_origin, data, subgroups, model, sample_size,
+                                   patient_interval=patient_interval,
+                                   poor_rule=rule.describe(), words=words,
+                                   intervals=performance["all_intervals"]),
+        "tripod": checklist(evidence),
     }

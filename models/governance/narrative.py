@@ -1,5 +1,6 @@
 """The model card's fixed wording: intended use, and the limitations that follow from the
-figures (simulated data, sites, missing biomarkers, small subgroups, what an interval means)."""
+figures (simulated data, sites, missing biomarkers, small and poor subgroups, what an interval
+means, what the per-patient range contained when measured)."""
 from __future__ import annotations
 
 
@@ -16,16 +17,37 @@ def intended_use(outcome: str, noun: str = "response") -> list[tuple[str, str]]:
                        "at clinics like those in the development data. Not for other "
                        "treatments, for safety outcomes (dissociation, blood pressure), or for "
                        "patients unlike the development cohort (the scoring step flags them)."),
-        ("Output", f"A calibrated probability of {noun} with a 95 % estimation interval, a "
+        ("Output", f"A calibrated probability of {noun} with an estimation range (how much the "
+                   "estimate depends on which patients the model learned from; see Model), a "
                    "per-patient explanation, and out-of-distribution warnings."),
         ("Objective of this work", "Development with internal evaluation on held-out "
                                    "patients."),
     ]
 
 
+def _poor_subgroups(subgroups: list[dict], rule: str, words: dict) -> list[str]:
+    """One limitation per subgroup whose discrimination or calibration is poor by the rule."""
+    out = []
+    for s in subgroups:
+        if not s.get("poor"):
+            continue
+        out.append(
+            f"Poor in subgroup {s['group']} = {s['level']} ({s['n']} patients, {s['events']} "
+            f"{words['holders']}): " + "; ".join(s["poor"]) + f". Figures: AUROC {s['auroc']}, "
+            f"calibration slope {s['calibration_slope']}, calibration intercept "
+            f"{s['calibration_intercept']} (95 % intervals in parentheses where recorded). "
+            "Predictions for these patients are less trustworthy than the overall figures "
+            "suggest; in a small subgroup part of the gap can be chance, which the intervals "
+            f"show. Rule: {rule} (`evaluate.poor_subgroup` in configs/params.yaml).")
+    return out
+
+
 def limitations(data_origin: str, data: dict, subgroups: list[dict], model: dict,
-                sample_size: dict | None = None) -> list[str]:
+                sample_size: dict | None = None, patient_interval: dict | None = None,
+                poor_rule: str = "", words: dict | None = None,
+                intervals: bool = False) -> list[str]:
     """What the figures cannot say, from the card's data, subgroup and model sections."""
+    words = words or {"noun": "response", "holders": "responders"}
     out = []
     if sample_size and sample_size["adequate"] is not True:
         out.append("Sample size: " + sample_size["verdict"])
@@ -55,12 +77,17 @@ def limitations(data_origin: str, data: dict, subgroups: list[dict], model: dict
                    + (") and, in the simulator, not at random (CRP is ordered more often when "
                       "high, BDNF less often in very severe patients)." if data_origin ==
                       "simulated" else "); check whether missingness depends on the patient."))
-    small = [f"{s['group']}={s['level']}" for s in subgroups if s["status"] != "ok"]
+    out.extend(_poor_subgroups(subgroups, poor_rule, words))
+    small = [f"{s['group']}={s['level']}" for s in subgroups if s["status"] == "too small"]
     if small:
         out.append(f"Too small to judge ({len(small)} subgroups): " + ", ".join(small) + ".")
-    out.append("Intervals are 95 % stratified percentile bootstrap intervals over the test "
-               "patients: they express how much the figure would vary with another test sample "
-               "from the same population, not uncertainty about other populations or settings.")
+    out.append("Intervals are 95 % percentile bootstrap intervals over the test patients: they "
+               "express how much the figure would vary with another test sample from the same "
+               "population, not uncertainty about other populations or settings"
+               + ("." if intervals else "; this run has them for AUROC and AUPRC only."))
+    if patient_interval:
+        out.append(f"Each patient's {patient_interval['name']} is not a 95 % interval for the "
+                   "true chance. " + patient_interval["coverage_statement"])
     if not model["exactly_additive"]:
         out.append("Isotonic calibration: per-patient explanations do not add up exactly to "
                    "the calibrated probability.")

@@ -207,9 +207,9 @@ def estimand_sentence(target: dict) -> str:
     rule = target.get("missing_endpoint")
     if rule == "exclude":
         return (f"The model learned only from patients who completed the course and were rated: "
-                f"the chance is that of {noun} for a patient who completes it. Patients who stop "
-                "early were left out, so if they stop because they are not improving, the chance "
-                "for a patient starting now is somewhat lower.")
+                f"the chance is that of {noun} for a patient who completes it. Patients who stopped "
+                "early were left out; if those were mostly patients who were not getting better, "
+                "the chance for a patient starting now is somewhat lower.")
     if rule == "non_response":
         return (f"Patients who stopped before the endpoint rating were counted as not reaching "
                 f"{noun}: the chance is that of completing the course with {noun}.")

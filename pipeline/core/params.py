@@ -86,11 +86,32 @@ class TrainParams(_Section):
     registered_model: str = "txresponse-response"
 
 
+class PoorSubgroupParams(BaseModel):
+    """When a subgroup big enough to judge is named among the model card's limitations
+    (`models.subgroups.PoorSubgroupRule`). Unknown keys are refused: a typo must not switch the
+    rule off."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    min_auroc: float = Field(0.6, ge=0, le=1)
+    calibration_slope: tuple[float, float] = (0.5, 1.5)
+    max_abs_calibration_intercept: float = Field(0.5, ge=0)
+
+    @model_validator(mode="after")
+    def _check(self) -> PoorSubgroupParams:
+        low, high = self.calibration_slope
+        if not low < high:
+            raise ValueError("evaluate.poor_subgroup.calibration_slope must be [low, high] "
+                             "with low < high")
+        return self
+
+
 class EvaluateParams(_Section):
     bootstrap_resamples: int = Field(1000, ge=200)
     thresholds: list[float] = [0.3, 0.5, 0.7]
     min_subgroup_n: int = 30
     min_subgroup_events: int = 10
+    poor_subgroup: PoorSubgroupParams = PoorSubgroupParams()
 
 
 class ReportParams(_Section):

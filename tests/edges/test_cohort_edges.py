@@ -423,3 +423,16 @@ def test_each_clinician_report_states_the_estimand():
     counted = estimand_sentence({"definition": "remission", "missing_endpoint": "non_response"})
     assert "counted as not reaching remission" in counted
     assert estimand_sentence({"definition": "response"}) == ""
+
+
+@pytest.mark.parametrize("rule", ["exclude", "non_response"])
+def test_the_estimand_sentence_passes_the_wording_scan(rule):
+    import re
+
+    from models.report.phrasing import estimand_sentence
+    from tests.report.test_wording import FORBIDDEN
+
+    sentence = estimand_sentence({"definition": "response", "missing_endpoint": rule})
+    found = [kind for kind, pattern in FORBIDDEN.items()
+             if re.search(pattern, sentence, re.IGNORECASE)]
+    assert not found, (sentence, found)

@@ -60,3 +60,48 @@ def test_zero_denominators_give_nan_not_an_error():
     assert table.loc[0.95, "npv"] == pytest.approx(2 / 5)
     only_non_responders = threshold_metrics([0, 0], [0.2, 0.7], [0.5]).iloc[0]
     assert np.isnan(only_non_responders["sensitivity"])
+
+
+# -- with intervals (issue 13, item 7) -------------------------------------------------------
+
+def _cohort(n: int, seed: int):
+    rng = np.random.default_rng(seed)
+    p = rng.beta(2, 3, n)
+    return (rng.random(n) < p).astype(int), p
+
+
+def test_net_benefit_against_treat_all_with_intervals_at_the_configured_thresholds():
+    from models.decision import clinical_utility
+
+    y, p = _cohort(500, seed=11)
+    table = clinical_utility(y, p, [0.3, 0.5], n_resamples=300, seed=1).set_index("threshold")
+    curve = decision_curve(y, p, thresholds=[0.3, 0.5]).set_index("threshold")
+    for t in (0.3, 0.5):
+        row = table.loc[t]
+        assert row["net_benefit"] == pytest.approx(curve.loc[t, "net_benefit"])
+        assert row["net_benefit_treat_all"] == pytest.approx(curve.loc[t, "net_benefit_treat_all"])
+        assert row["net_benefit_vs_treat_all"] == pytest.approx(
+            row["net_benefit"] - row["net_benefit_treat_all"])
+        for key in ("net_benefit", "net_benefit_treat_all", "net_benefit_vs_treat_all"):
+            lower, upper = row[f"{key}_ci"]
+            assert lower <= row[key] <= upper, (t, key)
+            assert upper - lower > 0.01, (t, key)  # treat-all varies too: patients resampled
+    # Paired: the difference's interval is not the two intervals' difference.
+    row = table.loc[0.3]
+    naive = row["net_benefit_ci"][1] - row["net_benefit_treat_all_ci"][0]
+    assert row["net_benefit_vs_treat_all_ci"][1] < naive
+    assert clinical_utility(y, p, [0.3], n_resamples=300, seed=1).equals(
+        clinical_utility(y, p, [0.3], n_resamples=300, seed=1))
+
+
+def test_threshold_metrics_carry_intervals():
+    from models.decision import threshold_metrics_with_intervals
+
+    y, p = _cohort(500, seed=12)
+    table = threshold_metrics_with_intervals(y, p, [0.3, 0.5, 0.7], n_resamples=300, seed=2)
+    plain = threshold_metrics(y, p, [0.3, 0.5, 0.7])
+    assert table[plain.columns].equals(plain)
+    for _, row in table.iterrows():
+        for key in ("sensitivity", "specificity", "ppv", "npv"):
+            lower, upper = row[f"{key}_ci"]
+            assert lower <= row[key] <= upper and upper > lower, (row["threshold"], key)

@@ -84,3 +84,70 @@ def test_age_band_levels_keep_clinical_order_and_missing_comes_last():
     table = subgroup_metrics(None, y, p, {"age_band": age_band(ages)})
     assert table["level"].tolist() == ["18-34", "35-49", "65+", "missing"]
     assert table.set_index("level").loc["missing", "status"] == "too small"
+
+
+# -- intervals and the poor-subgroup rule (issue 13, item 7) ---------------------------------
+
+def test_subgroups_big_enough_get_intervals_small_ones_none(cohort):
+    frame, y, p = cohort
+    table = subgroup_metrics(frame, y, p, {"route": "route"}, n_resamples=200, seed=3)
+    route = table.set_index("level")
+    for key in ("auroc", "brier", "calibration_intercept", "calibration_slope"):
+        lower, upper = route.loc["intravenous", f"{key}_ci"]
+        assert lower <= route.loc["intravenous", key] <= upper and lower < upper, key
+        assert route.loc["intranasal", f"{key}_ci"] is None  # too small: no figure, no interval
+
+
+def test_a_subgroup_with_poor_discrimination_or_calibration_is_judged_poor():
+    from models.subgroups import PoorSubgroupRule
+
+    rng = np.random.default_rng(8)
+    n = 600
+    older = np.arange(n) < 120
+    p = rng.beta(2, 3, n)
+    # Outcomes follow p for younger patients, but are unrelated to it for older ones.
+    y = np.where(older, rng.random(n) < 0.35, rng.random(n) < p).astype(int)
+    rule = PoorSubgroupRule(min_auroc=0.6, calibration_slope=(0.5, 1.5),
+                            max_abs_calibration_intercept=0.5)
+    table = subgroup_metrics(None, y, p, {"age": np.where(older, "65+", "18-64")},
+                             n_resamples=200, seed=1, rule=rule).set_index("level")
+    assert table.loc["65+", "status"] == "ok"  # big enough to judge
+    reasons = table.loc["65+", "poor"]
+    assert any(r.startswith("AUROC") for r in reasons), reasons
+    assert any(r.startswith("calibration slope") for r in reasons), reasons
+    assert table.loc["18-64", "poor"] == []
+    # Without a rule nothing is judged; too-small subgroups are never judged.
+    assert "poor" not in subgroup_metrics(None, y, p, {"age": older}).columns
+    tiny = subgroup_metrics(None, y[:20], p[:20], {"all": np.ones(20)}, rule=rule)
+    assert tiny["poor"].tolist() == [[]]
+
+
+def test_the_rule_reads_point_estimates_against_the_configured_bounds():
+    from models.subgroups import PoorSubgroupRule, judge
+
+    rule = PoorSubgroupRule(min_auroc=0.6, calibration_slope=(0.5, 1.5),
+                            max_abs_calibration_intercept=0.5)
+    fine = {"auroc": 0.7, "calibration_slope": 1.0, "calibration_intercept": 0.1}
+    assert judge(fine, rule) == []
+    assert judge(fine | {"auroc": 0.474}, rule) == ["AUROC 0.474 below 0.60"]
+    assert judge(fine | {"calibration_slope": 0.03}, rule) == [
+        "calibration slope 0.03 outside 0.50–1.50"]
+    assert judge(fine | {"calibration_intercept": -0.63}, rule) == [
+        "calibration intercept -0.63 beyond ±0.50"]
+    assert judge(fine | {"calibration_slope": float("nan")}, rule) == [
+        "calibration slope could not be estimated"]
+
+
+@pytest.mark.parametrize("rule, message", [
+    ("{min_auroc: 0.6, min_aurco: 0.7}", "min_aurco"),
+    ("{calibration_slope: [1.5, 0.5]}", "low < high"),
+    ("{min_auroc: high}", "min_auroc"),
+])
+def test_the_poor_subgroup_rule_in_params_is_strict(tmp_path, rule, message):
+    from pipeline.core.errors import UserError
+    from pipeline.core.params import load_params
+
+    path = tmp_path / "params.yaml"
+    path.write_text(f"seed: 1\ndata: {{raw_dir: x}}\nevaluate: {{poor_subgroup: {rule}}}\n")
+    with pytest.raises(UserError, match=message):
+        load_params(path)
