@@ -85,6 +85,19 @@ def _label_definition(target: dict) -> str:
             f"≤ {1 - share:.2f} × baseline ({timing}).")
 
 
+def _estimand(estimand: dict | None) -> str:
+    """Which patients the model's chance speaks about, with the counts the rule touched."""
+    if not estimand:
+        return "not recorded (a run from before target.missing_endpoint existed: patients " \
+               "without an endpoint rating were left out)"
+    counts = (f"{estimand.get('excluded_without_endpoint', 0):,} patients without an endpoint "
+              "rating excluded" if estimand.get("missing_endpoint") == "exclude" else
+              f"{estimand.get('counted_as_not_reaching_outcome', 0):,} patients without an "
+              "endpoint rating counted as not reaching the outcome")
+    return (f"`target.missing_endpoint: {estimand.get('missing_endpoint')}` — "
+            f"{estimand.get('description', '')} ({counts}).")
+
+
 def _data(i: CardInputs) -> dict:
     f, m = i.features, i.metrics
     n_test = m.get("n_test")
@@ -129,6 +142,7 @@ def _data(i: CardInputs) -> dict:
         "split": m.get("model", {}).get("split", "—"),
         "sites": sorted(sites.items()), "sites_from": sites_from,
         "period": period, "label": _label_definition(target),
+        "estimand": _estimand(f.get("estimand")),
         "n_features": len(i.training["features_used"]) if "features_used" in i.training
         else f.get("features"),
         "left_out": [{"feature": name, "label": labels.get(name, name), "reason": reason}

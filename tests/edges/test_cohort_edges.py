@@ -436,3 +436,14 @@ def test_the_estimand_sentence_passes_the_wording_scan(rule):
     found = [kind for kind, pattern in FORBIDDEN.items()
              if re.search(pattern, sentence, re.IGNORECASE)]
     assert not found, (sentence, found)
+
+
+def test_the_model_card_states_the_estimand(repo):
+    card = _card(repo, features_changes={"estimand": {
+        "missing_endpoint": "non_response", "description": "patients without an endpoint "
+        "rating were counted as not reaching response: the chance is that of completing the "
+        "course with response", "excluded_without_endpoint": 0,
+        "counted_as_not_reaching_outcome": 166}})
+    assert ("**Estimand.** `target.missing_endpoint: non_response` — patients without an "
+            "endpoint rating were counted as not reaching response") in card
+    assert "(166 patients without an endpoint rating counted as not reaching the outcome)" in card
