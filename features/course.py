@@ -11,6 +11,9 @@ from pipeline.core.contract import DOSE_UNITS
 # that a new unit fails here, at import, until someone decides how its dose is featurised.
 _UNIT_TEXT = {"mg_per_kg": "mg/kg", "mg": "mg"}
 DOSE_FEATURE_UNITS = {level: _UNIT_TEXT[level] for level in DOSE_UNITS}
+# The first dose as features, one per unit: a patient has at most one of them recorded, so
+# together they are one characteristic (counted once when missing).
+DOSE_FEATURES = tuple(f"dose_{level}" for level in DOSE_UNITS)
 
 
 def _first_session(records: KnownRecords) -> pd.DataFrame:

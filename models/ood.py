@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from features.course import DOSE_FEATURES
 from models.layout import FeatureLayout
 
 
@@ -43,6 +44,18 @@ def _standardised(frame: pd.DataFrame, numeric: list[str], center, scale) -> np.
     return (values - np.asarray(center)) / np.asarray(scale)
 
 
+def missing_characteristics(frame: pd.DataFrame) -> tuple[np.ndarray, int]:
+    """(characteristics not recorded per patient, characteristics in all). The per-unit dose
+    features are one characteristic: missing only when no unit is recorded (an IV patient has
+    no dose in mg by design)."""
+    doses = [c for c in DOSE_FEATURES if c in frame.columns]
+    others = frame.drop(columns=doses)
+    missing = others.isna().sum(axis=1).to_numpy()
+    if doses:
+        missing = missing + frame[doses].isna().all(axis=1).to_numpy().astype(int)
+    return missing, others.shape[1] + (1 if doses else 0)
+
+
 def _distances(z: np.ndarray, inverse_covariance: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("ij,jk,ik->i", z, inverse_covariance, z))
 
@@ -59,7 +72,7 @@ def fit_domain(layout: FeatureLayout, model_frame: pd.DataFrame) -> DomainRefere
     # combination to judge, and every distance is 0 (the threshold then never flags).
     inverse = np.linalg.pinv(np.atleast_2d(np.cov(z, rowvar=False))) if numeric and len(z) > 1 \
         else np.zeros((len(numeric), len(numeric)))
-    missing = model_frame.isna().sum(axis=1).to_numpy()
+    missing, _ = missing_characteristics(model_frame)
     return DomainReference(numeric, center.tolist(), scale.tolist(), inverse.tolist(),
                            float(np.percentile(_distances(z, inverse), 99.5)),
                            int(np.percentile(missing, 99)))
@@ -93,9 +106,9 @@ def flag(reference: DomainReference, layout: FeatureLayout, features: pd.DataFra
         unseen = raw.notna().to_numpy() & frame[feature].isna().to_numpy()
         for i in np.flatnonzero(unseen):
             reasons[i].append(f"{name(feature)} '{raw.iloc[i]}' was never seen in training")
-    missing = frame.isna().sum(axis=1).to_numpy()
+    missing, n_characteristics = missing_characteristics(frame)
     for i in np.flatnonzero(missing > reference.missing_threshold):
-        reasons[i].append(f"{missing[i]} of {frame.shape[1]} characteristics not recorded "
+        reasons[i].append(f"{missing[i]} of {n_characteristics} characteristics not recorded "
                           f"(99 % of training patients had at most {reference.missing_threshold})")
     z = _standardised(frame, reference.numeric, reference.center, reference.scale)
     k = len(reference.numeric)  # JSON keeps an empty matrix as [], not as a 0 x 0 array

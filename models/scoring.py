@@ -18,7 +18,7 @@ from models.artifact import ResponseModel
 from models.calibration import expit, logit
 from models.explain import explain, long_format
 from models.layout import KEY
-from models.ood import DomainReference, flag
+from models.ood import DomainReference, flag, missing_characteristics
 from models.uncertainty import interval_description, load_replicates
 
 INTERVAL_LEVEL = 0.95
@@ -107,7 +107,7 @@ def score(scoring: ScoringModel, features: pd.DataFrame, labels: pd.Series | Non
     else:
         ood = np.zeros(len(ids), dtype=int)
         warnings = [""] * len(ids)
-        missing = model.layout.frame(features).isna().sum(axis=1).to_numpy()
+        missing, _ = missing_characteristics(model.layout.frame(features))
     label = labels.reindex(ids).astype("Int64").array if labels is not None \
         else pd.array([pd.NA] * len(ids), dtype="Int64")
     predictions = pd.DataFrame({

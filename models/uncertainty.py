@@ -81,10 +81,11 @@ def coverage_statement(measured: dict | None, n_replicates: int | None = None) -
             f"of {measured['n_development_labelled']:,} labelled patients, "
             f"{measured['repeats']} repeats on {measured['n_test']:,} test patients) this range "
             f"contained the patient's true probability for {pct(measured['true_probability'])} "
-            f"of patients ({pct(low)} to {pct(high)} across repeats), not 95 %, and the "
-            f"prediction of a model trained on another cohort from the same clinics for "
+            f"of patients (median of the repeats; {pct(low)} to {pct(high)}), not 95 %, and "
+            f"the prediction of a model trained on another cohort from the same clinics for "
             f"{pct(measured['independent_model'])} "
-            f"({pct(measured['independent_model_expected'])} expected){refits}. It shows how much "
+            f"({pct(measured['independent_model_expected'])} if the range were exact, since "
+            f"both models are estimates){refits}. It shows how much "
             "the estimate depends on which patients the model learned from, not how far the "
             "true chance may lie from it.")
 

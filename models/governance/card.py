@@ -94,8 +94,16 @@ def _estimand(estimand: dict | None) -> str:
               "rating excluded" if estimand.get("missing_endpoint") == "exclude" else
               f"{estimand.get('counted_as_not_reaching_outcome', 0):,} patients without an "
               "endpoint rating counted as not reaching the outcome")
+    direction = {
+        "exclude": " For a patient about to start, this overstates the chance: by about 2 "
+                   "points in the simulator (docs/benchmarks.md, \"Estimand\"), more where "
+                   "patients stop for lack of benefit.",
+        "non_response": " For a patient about to start, this understates the chance: by about "
+                        "2.5 points in the simulator (docs/benchmarks.md, \"Estimand\"), more "
+                        "where patients stop for reasons unrelated to benefit.",
+    }.get(estimand.get("missing_endpoint"), "")
     return (f"`target.missing_endpoint: {estimand.get('missing_endpoint')}` — "
-            f"{estimand.get('description', '')} ({counts}).")
+            f"{estimand.get('description', '')} ({counts}).{direction}")
 
 
 def _data(i: CardInputs) -> dict:
@@ -124,7 +132,9 @@ def _data(i: CardInputs) -> dict:
     # registered features count; the features report is the fallback for older runs.
     left_out = i.training.get("features_left_out", f.get("left_out", {})) or {}
     used = [r for r in f.get("dictionary", []) if r["name"] not in left_out]
-    missing = sorted((r for r in used if r.get("missing_share")),
+    # A characteristic recorded in one of several forms (the first dose in mg/kg or in mg) is
+    # missing by design in the other form: not a gap in the data.
+    missing = sorted((r for r in used if r.get("missing_share") and not r.get("alternatives")),
                      key=lambda r: -r["missing_share"])
     labels = {r["name"]: r.get("label", r["name"]) for r in f.get("dictionary", [])}
     return {
@@ -218,9 +228,9 @@ def _performance(i: CardInputs) -> dict:
     notes = []
     if recorded or from_card:
         notes.append(
-            "AUROC and AUPRC: bootstrap resampling responders and non-responders separately "
-            "(their counts kept, as AUROC conditions on the outcome). Every other interval "
-            "resamples patients as they were drawn, so the response rate varies as it would in "
+            "AUROC and AUPRC: bootstrap resampling patients with and without the outcome "
+            "separately (their counts kept, as AUROC conditions on the outcome). Every other "
+            "interval resamples patients as they were drawn, so the outcome rate varies as in "
             "another test sample: calibration-in-the-large, Brier, PPV, NPV and net benefit "
             "depend on it, and holding it fixed made the intercept's interval about a third as "
             "wide as it should be (it covered the true value about half the time in a "
@@ -299,8 +309,8 @@ def _sample_size(i: CardInputs) -> dict | None:
                    f"({r['events_required']:,} events) needed for {r['parameters']} candidate "
                    "parameters. By these criteria overfitting is likely: predictions too "
                    "extreme and performance lower in new patients. The criteria assume an "
-                   "unpenalised fit; the penalty and recalibration used here reduce the risk, "
-                   "and the calibration slope under Performance shows how much remained.")
+                   "unpenalised fit; the penalty used here reduces the risk, and the "
+                   "calibration slope under Performance shows how much remained.")
     return {"adequate": a.get("adequate"), "verdict": verdict, "criteria": criteria,
             "parameters": r.get("parameters"), "binding": r.get("binding") or "—",
             "r2": _num(r.get("r2_cox_snell"), 3), "prevalence": _num(r.get("prevalence"), 3),

@@ -96,7 +96,8 @@ ITEMS: tuple[Item, ...] = (
          "[Data](#data), split; [Model](#model), cross-validation; "
          "[Sample size](#sample-size)."),
     Item("12b", "Methods", "Analysis: handling of predictors (functional form, "
-         "transformation)", CARD, "[Model](#model); docs/training.md."),
+         "transformation)", PARTLY, "docs/training.md (splines for the logistic comparator, "
+         "tree splits for LightGBM); the card itself does not describe functional forms."),
     Item("12c", "Methods", "Analysis: model type, rationale, building steps, hyperparameter "
          "tuning, internal validation", CARD,
          "[Model](#model) (search space, budget, selection, calibration)."),

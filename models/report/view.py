@@ -44,6 +44,9 @@ def _factors(explanations: list[dict], dictionary: dict[str, Characteristic]) ->
                         "value": "" if is_missing(row.get("value")) else str(row["value"]),
                         "missing": is_missing(row.get("value"))
                         and not _alternative_recorded(item, values, dictionary),
+                        "not_applicable": is_missing(row.get("value"))
+                        and _alternative_recorded(item, values, dictionary),
+                        "alternatives": item.alternatives,
                         "phrase": describe_value(item, row.get("value"), values),
                         "points": points, "share": contribution_phrase(points),
                         "logodds": _number(row.get("contribution_logodds"), 0.0)})
@@ -58,6 +61,22 @@ def _alternative_recorded(item: Characteristic, values: dict,
         return False
     return any(other.alternatives == item.alternatives and other.name != item.name
                and not is_missing(values.get(other.name)) for other in dictionary.values())
+
+
+def _merge_alternatives(factors: list[dict]) -> list[dict]:
+    """Factors as the clinician reads them: the unused form of a characteristic recorded in
+    another form (the mg dose of an IV patient) is folded into the recorded one, whose points
+    then carry both; the sum, and so the additivity, is unchanged."""
+    merged = [dict(f) for f in factors if not f["not_applicable"]]
+    for extra in (f for f in factors if f["not_applicable"]):
+        home = next((f for f in merged if f["alternatives"] == extra["alternatives"]), None)
+        if home is None:  # cannot happen when an alternative was recorded; keep it visible
+            merged.append(dict(extra))
+            continue
+        home["points"] += extra["points"]
+        home["logodds"] += extra["logodds"]
+        home["share"] = contribution_phrase(home["points"])
+    return merged
 
 
 def _top(factors: list[dict], sign: int) -> list[dict]:
@@ -89,9 +108,9 @@ def model_caution(meta: dict) -> str:
         return ("Whether the model learned from enough patients could not be judged "
                 f"({size.get('reason') or 'see the model card'}).")
     return (f"The model learned from {size['actual_n']:,} patients; published criteria "
-            f"(Riley et al. 2020) call for at least {size['required_n']:,} for a model of its "
-            "size. Its estimates may be more extreme than the truth, and it may perform worse "
-            "for new patients than the model card reports.")
+            f"(Riley et al. 2020) call for at least {size['required_n']:,} for a model with "
+            "this many candidate predictor terms. Its estimates may be more extreme than the "
+            "truth, and it may perform worse for new patients than the model card reports.")
 
 
 def _observed(label, verb: str, infinitive: str) -> str:
@@ -107,7 +126,8 @@ def patient_view(prediction: dict, explanations: list[dict],
     base = _number(prediction.get("base_probability"), _number(meta.get("base_probability")))
     low, high = (_number(prediction.get(k)) for k in ("interval_low", "interval_high"))
     noun, verb, infinitive = outcome_words(meta.get("target", {}))
-    factors = _factors(explanations, dictionary)
+    per_feature = _factors(explanations, dictionary)
+    factors = _merge_alternatives(per_feature)
     higher, lower = _top(factors, +1), _top(factors, -1)
     shown = sorted(higher + lower, key=lambda f: -abs(f["points"]))
     bars = charts.waterfall_bars(base, [(f["phrase"], f["points"]) for f in shown], probability,
@@ -156,7 +176,7 @@ def patient_view(prediction: dict, explanations: list[dict],
         "observed": _observed(prediction.get("label"), verb, infinitive),
         "probability": probability,
         "base_logodds": _number(prediction.get("base_logodds")),
-        "appendix": sorted(factors, key=lambda f: -abs(f["logodds"])),
+        "appendix": sorted(per_feature, key=lambda f: -abs(f["logodds"])),
     }
 
 

@@ -447,3 +447,36 @@ def test_the_model_card_states_the_estimand(repo):
     assert ("**Estimand.** `target.missing_endpoint: non_response` — patients without an "
             "endpoint rating were counted as not reaching response") in card
     assert "(166 patients without an endpoint rating counted as not reaching the outcome)" in card
+
+
+def test_the_unused_dose_unit_is_folded_into_the_recorded_one_in_what_clinicians_read():
+    from models.report.phrasing import Characteristic
+    from models.report.view import patient_view
+
+    dictionary = {
+        "dose_mg_per_kg": Characteristic("dose_mg_per_kg", "weight-based first dose", "mg/kg",
+                                         alternatives="first_dose"),
+        "dose_mg": Characteristic("dose_mg", "fixed first dose", "mg", alternatives="first_dose"),
+    }
+    explanations = [
+        {"feature": "dose_mg_per_kg", "value": "0.5", "contribution_points": 3.0,
+         "contribution_logodds": 0.12},
+        {"feature": "dose_mg", "value": "", "contribution_points": 1.0,
+         "contribution_logodds": 0.04},
+    ]
+    prediction = {"patient_id": "p1", "calibrated_probability": 0.54, "base_probability": 0.5}
+    view = patient_view(prediction, explanations, dictionary, {})
+    shown = view["higher"] + view["lower"]
+    assert [f["feature"] for f in shown] == ["dose_mg_per_kg"]
+    assert shown[0]["points"] == pytest.approx(4.0)
+    assert view["n_characteristics"] == 1 and view["missing"] == []
+    assert len(view["appendix"]) == 2  # the technical appendix keeps each feature
+
+
+def test_ood_counts_the_dose_once():
+    from models.ood import missing_characteristics
+
+    frame = pd.DataFrame({"bmi": [np.nan, 25.0], "dose_mg_per_kg": [0.5, np.nan],
+                          "dose_mg": [np.nan, np.nan]})
+    missing, total = missing_characteristics(frame)
+    assert missing.tolist() == [1, 1] and total == 2

@@ -97,6 +97,10 @@ def test_model_card_has_every_section_checklist_and_no_patient_ids(store):
 
 def test_model_card_refuses_a_run_missing_from_the_store_unless_no_log(store):
     reports, _ = _inputs(store)
+    # Metrics from before evaluate computed every interval (tests/governance/older_demo/):
+    # without --predictions the card must say which figures have intervals.
+    shutil.copy(REPO / "tests" / "governance" / "older_demo" / "metrics.json",
+                reports / "metrics.json")
     run_ref = store / "mlflow_run.json"
     run_ref.write_text(json.dumps({"run_id": "0" * 32, "registered_model": "x",
                                    "version": "1"}), encoding="utf-8")
