@@ -125,5 +125,7 @@ def build_registry(registries: Registries, target_instrument: str,
                         f"dose of the first session when given in {unit}; missing when it was "
                         "given in another unit or its unit is not recorded", unit, "numeric",
                         ("sessions",), course.first_dose_in(unit_level),
-                        alternatives="first_dose"))
+                        alternatives=next(group for group, members in
+                                          course.ALTERNATIVES.items()
+                                          if f"dose_{unit_level}" in members)))
     return reg

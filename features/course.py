@@ -14,6 +14,9 @@ DOSE_FEATURE_UNITS = {level: _UNIT_TEXT[level] for level in DOSE_UNITS}
 # The first dose as features, one per unit: a patient has at most one of them recorded, so
 # together they are one characteristic (counted once when missing).
 DOSE_FEATURES = tuple(f"dose_{level}" for level in DOSE_UNITS)
+# Every group of features that are alternative forms of one characteristic, by group name: the
+# registry marks them (FeatureSpec.alternatives) and the missing counts read them from here.
+ALTERNATIVES = {"first_dose": DOSE_FEATURES}
 
 
 def _first_session(records: KnownRecords) -> pd.DataFrame:

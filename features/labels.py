@@ -11,6 +11,15 @@ import pandas as pd
 from features.severity import baseline_ratings, last_score_in_window
 from pipeline.core.registries import Instrument
 
+# How every output names each target definition: the outcome, the patients who reach it, and
+# the verb forms the clinician report uses.
+OUTCOME_WORDS = {
+    "response": {"noun": "response", "holders": "responders", "past": "responded",
+                 "infinitive": "respond"},
+    "remission": {"noun": "remission", "holders": "remitters", "past": "reached remission",
+                  "infinitive": "reach remission"},
+}
+
 NO_BASELINE = "no baseline rating in the baseline window"
 NO_ENDPOINT = "no endpoint rating in the endpoint window"
 NO_RATINGS = "no baseline and no endpoint rating"

@@ -2,8 +2,8 @@
 
 Import from here: ``from models.metrics import headline_metrics, bootstrap_ci, ici, ...``. The
 implementations live in small modules by idea (scores, calibration_metrics, bootstrap, decision,
-subgroups); this module re-exports them, and holds the vectorised calibration fits and the
-choice of resampling behind every interval (``INTERVAL_METHOD``).
+subgroups); this module re-exports them, and holds the choice of resampling behind every
+interval (``INTERVAL_METHOD``).
 """
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import numpy as np
 from models.bootstrap import (BootstrapCI, PairedDifference, bootstrap_ci, bootstrap_many,
                               paired_bootstrap_difference)
 from models.calibration_metrics import (LOWESS_FRAC, CalibrationIndex, calibration_bins,
-                                        calibration_intercept_slope, ece, ici,
-                                        smoothed_calibration)
+                                        calibration_in_the_large, calibration_intercept_slope,
+                                        calibration_slope, ece, ici, smoothed_calibration)
 from models.decision import decision_curve, default_thresholds, threshold_metrics
-from models.scores import (as_arrays, auroc, average_precision, batchable, brier, discrimination,
+from models.scores import (as_arrays, auroc, average_precision, brier, discrimination,
                            log_loss, logit, scaled_brier)
 from models.subgroups import age_band, subgroup_metrics  # imports this module when called
 
@@ -38,79 +38,6 @@ HEADLINE_KEYS = ("auroc", "auroc_ci", "auprc", "auprc_ci", "brier", "scaled_brie
 # Measures that get an interval only for the calibrated candidate (``all_intervals``).
 MORE_INTERVALS = ("brier", "scaled_brier", "log_loss", "calibration_intercept",
                   "calibration_slope", "ici")
-
-# -- vectorised calibration fits ------------------------------------------------------------
-
-_MAX_ITERATIONS = 100
-_TOLERANCE = 1e-10
-
-
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow warning for large |z|
-
-
-# Rows without a finite fit (separation, one outcome) diverge to inf/NaN before they are set
-# to NaN at the end; their arithmetic warnings say nothing the NaN does not.
-def _quiet():
-    return np.errstate(over="ignore", invalid="ignore", divide="ignore")
-
-
-@batchable
-def calibration_in_the_large(y_true, p):
-    """Calibration intercept (calibration-in-the-large): a in logit P(y) = a + logit(p).
-
-    The same maximum-likelihood fit as ``calibration_intercept_slope``'s intercept (logistic
-    regression with logit(p) as offset), by Newton's method on every row of a (resamples,
-    patients) array at once. NaN where no finite fit exists (one outcome only).
-    """
-    y, p = as_arrays(y_true, p)
-    offset = logit(p)
-    a = np.zeros(y.shape[:-1])
-    converged = np.zeros(y.shape[:-1], dtype=bool)
-    with _quiet():
-        for _ in range(_MAX_ITERATIONS):
-            mu = _sigmoid(a[..., None] + offset)
-            score = (y - mu).sum(axis=-1)
-            information = (mu * (1 - mu)).sum(axis=-1)
-            step = np.where(converged, 0.0, score / information)
-            a = a + step
-            converged |= np.abs(step) < _TOLERANCE
-            if converged.all():
-                break
-    events = y.sum(axis=-1)
-    undefined = (events == 0) | (events == y.shape[-1]) | ~converged | ~np.isfinite(a)
-    out = np.where(undefined, np.nan, a)
-    return float(out) if out.ndim == 0 else out
-
-
-@batchable
-def calibration_slope(y_true, p):
-    """Calibration slope: b in logit P(y) = a + b logit(p), the maximum-likelihood fit of
-    ``calibration_intercept_slope``, by Newton's method on every row at once. NaN where no
-    finite fit exists (one outcome only, no spread in p, separation)."""
-    y, p = as_arrays(y_true, p)
-    z = logit(p)
-    shape = y.shape[:-1]
-    a, b = np.zeros(shape), np.ones(shape)
-    converged = np.zeros(shape, dtype=bool)
-    with _quiet():
-        for _ in range(_MAX_ITERATIONS):
-            mu = _sigmoid(a[..., None] + b[..., None] * z)
-            r, w = y - mu, mu * (1 - mu)
-            g0, g1 = r.sum(axis=-1), (r * z).sum(axis=-1)
-            h00, h01, h11 = w.sum(axis=-1), (w * z).sum(axis=-1), (w * z * z).sum(axis=-1)
-            det = h00 * h11 - h01 ** 2
-            da = np.where(converged, 0.0, (h11 * g0 - h01 * g1) / det)
-            db = np.where(converged, 0.0, (h00 * g1 - h01 * g0) / det)
-            a, b = a + da, b + db
-            converged |= (np.abs(da) < _TOLERANCE) & (np.abs(db) < _TOLERANCE)
-            if converged.all():
-                break
-    events = y.sum(axis=-1)
-    undefined = ((events == 0) | (events == y.shape[-1]) | ~converged | ~np.isfinite(b)
-                 | (np.ptp(z, axis=-1) <= 1e-12))
-    out = np.where(undefined, np.nan, b)
-    return float(out) if out.ndim == 0 else out
 
 
 def _ici(y, p) -> float:

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from features.course import DOSE_FEATURES
+from features.course import ALTERNATIVES
 from models.layout import FeatureLayout
 
 
@@ -45,15 +45,21 @@ def _standardised(frame: pd.DataFrame, numeric: list[str], center, scale) -> np.
 
 
 def missing_characteristics(frame: pd.DataFrame) -> tuple[np.ndarray, int]:
-    """(characteristics not recorded per patient, characteristics in all). The per-unit dose
-    features are one characteristic: missing only when no unit is recorded (an IV patient has
-    no dose in mg by design)."""
-    doses = [c for c in DOSE_FEATURES if c in frame.columns]
-    others = frame.drop(columns=doses)
-    missing = others.isna().sum(axis=1).to_numpy()
-    if doses:
-        missing = missing + frame[doses].isna().all(axis=1).to_numpy().astype(int)
-    return missing, others.shape[1] + (1 if doses else 0)
+    """(characteristics not recorded per patient, characteristics in all). Features that are
+    alternative forms of one characteristic (features.course.ALTERNATIVES: the first dose in
+    mg/kg or in mg) count once, as missing only when no form is recorded: an IV patient has no
+    dose in mg by design."""
+    missing = np.zeros(len(frame), dtype=int)
+    grouped: set[str] = set()
+    n_characteristics = 0
+    for members in ALTERNATIVES.values():
+        present = [c for c in members if c in frame.columns]
+        if present:
+            missing += frame[present].isna().all(axis=1).to_numpy().astype(int)
+            grouped.update(present)
+            n_characteristics += 1
+    others = frame.drop(columns=sorted(grouped))
+    return missing + others.isna().sum(axis=1).to_numpy(), n_characteristics + others.shape[1]
 
 
 def _distances(z: np.ndarray, inverse_covariance: np.ndarray) -> np.ndarray:

@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import Progress
 
+from features.labels import OUTCOME_WORDS
 from models import tracking
 from models.factory import CLASSIFIERS
 from models.feasibility import CannotTrain, check_labels, check_split
@@ -23,8 +24,6 @@ from pipeline.core.params import Params, load_params
 from pipeline.core.tables import read_sites
 
 console = Console(stderr=True)
-# What the report calls a patient with the outcome, by target definition.
-OUTCOME_HOLDERS = {"response": "responders", "remission": "remitters"}
 
 
 def feature_settings(params: Params) -> dict:
@@ -177,7 +176,7 @@ def main(
     features_path, labels_path = features_dir / "features.parquet", features_dir / "labels.parquet"
     features, labels = pd.read_parquet(features_path), pd.read_parquet(labels_path)
     sites = read_sites(validated)
-    outcome = OUTCOME_HOLDERS[params.target.definition]
+    outcome = OUTCOME_WORDS[params.target.definition]["holders"]
     try:
         check_labels(labels["label"], params.train.cv_folds, params.split.test_fraction,
                      outcome)

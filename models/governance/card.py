@@ -9,6 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from features.labels import OUTCOME_WORDS
 from models.governance.narrative import intended_use, limitations
 from models.governance.tripod import checklist
 from models.subgroups import PoorSubgroupRule, judge
@@ -316,11 +317,6 @@ def _sample_size(i: CardInputs) -> dict | None:
             "r2": _num(r.get("r2_cox_snell"), 3), "prevalence": _num(r.get("prevalence"), 3),
             "shrinkage": r.get("shrinkage_target"), "epp": _num(a.get("epp_achieved"), 2),
             "required_epp": _num(r.get("epp"), 2)}
-
-
-# What the card calls the outcome and the patients who reach it, by target definition.
-OUTCOME_WORDS = {"response": {"noun": "response", "holders": "responders"},
-                 "remission": {"noun": "remission", "holders": "remitters"}}
 
 
 def card_context(i: CardInputs) -> dict:

@@ -17,6 +17,8 @@ import math
 import re
 from dataclasses import dataclass
 
+from features.labels import OUTCOME_WORDS
+
 # Codes used in the data contract that read badly as they are; anything not listed is shown with
 # underscores turned into spaces. Kept short on purpose: the registries are the place for labels.
 CATEGORY_WORDS = {
@@ -219,6 +221,5 @@ def estimand_sentence(target: dict) -> str:
 def outcome_words(target: dict) -> tuple[str, str, str]:
     """(noun, past tense, infinitive): ("response", "responded", "respond") or the remission
     equivalents."""
-    if target.get("definition") == "remission":
-        return "remission", "reached remission", "reach remission"
-    return "response", "responded", "respond"
+    words = OUTCOME_WORDS.get(str(target.get("definition")), OUTCOME_WORDS["response"])
+    return words["noun"], words["past"], words["infinitive"]

@@ -2,6 +2,10 @@
 and exits 2, with no Python traceback; anything else is a bug and keeps its traceback."""
 from __future__ import annotations
 
+from pathlib import Path
+
+import yaml
+
 
 class UserError(Exception):
     """A problem with the command's input (files, configuration, model reference) that the
@@ -22,10 +26,6 @@ def validation_problems(error, prefix: str = "") -> str:
 def read_yaml_file(path, what: str, option: str):
     """The parsed YAML of a configuration file, or a `UserError` saying it is missing (and how
     to point at it: `option`) or not valid YAML."""
-    from pathlib import Path
-
-    import yaml
-
     path = Path(path)
     if not path.is_file():
         raise UserError(f"no {what} at {path} (from {Path.cwd()}): run txresponse from the "
