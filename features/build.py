@@ -21,7 +21,8 @@ def compute_features(records: KnownRecords, registry: FeatureRegistry) -> pd.Dat
 
 
 def feature_schema(registry: FeatureRegistry) -> pa.DataFrameSchema:
-    columns = {"patient_id": pa.Column("str", unique=True, nullable=False)}
+    # coerce: a chunk whose patients were all quarantined has an empty id column of no type.
+    columns = {"patient_id": pa.Column("str", unique=True, nullable=False, coerce=True)}
     for spec in registry:
         checks = [pa.Check.isin(list(spec.levels))] if spec.levels else []
         if spec.kind == "binary":

@@ -20,6 +20,7 @@ from models.explain import explain, long_format
 from models.layout import KEY
 from models.ood import DomainReference, flag, missing_characteristics
 from models.uncertainty import interval_description, load_replicates
+from pipeline.core.atomic import write_text
 
 INTERVAL_LEVEL = 0.95
 
@@ -95,6 +96,13 @@ def score(scoring: ScoringModel, features: pd.DataFrame, labels: pd.Series | Non
           words: tuple[dict[str, str], dict[str, str]] | None = None
           ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(predictions, explanations) for the patients in `features` (one row each)."""
+    if features.empty:
+        # No patient (a chunk whose every patient was quarantined): score one all-missing row
+        # and keep none of it, so the empty tables have the columns and types of full ones.
+        blank = pd.DataFrame({c: pd.Series([pd.NA], dtype=features[c].dtype)
+                              for c in features.columns}).assign(**{KEY: "none"})
+        predictions, explanations = score(scoring, blank, words=words)
+        return predictions.iloc[:0], explanations.iloc[:0]
     model = scoring.model
     ids = features[KEY].to_numpy()
     explanation = explain(model, features)
@@ -173,8 +181,7 @@ def write_scored(out: Path, predictions: pd.DataFrame, explanations: pd.DataFram
     """predictions.csv, explanations.csv and explanations_meta.json, as the reports read them."""
     meta = meta | {"base_probability": float(predictions["base_probability"].iloc[0])
                    if len(predictions) else None}
-    out.mkdir(parents=True, exist_ok=True)
-    predictions.to_csv(out / "predictions.csv", index=False, lineterminator="\n")
-    explanations.to_csv(out / "explanations.csv", index=False, lineterminator="\n")
-    (out / "explanations_meta.json").write_text(json.dumps(meta, indent=2) + "\n",
-                                                encoding="utf-8")
+    # Each file is replaced whole (a stopped run never leaves half a table).
+    write_text(out / "predictions.csv", predictions.to_csv(index=False, lineterminator="\n"))
+    write_text(out / "explanations.csv", explanations.to_csv(index=False, lineterminator="\n"))
+    write_text(out / "explanations_meta.json", json.dumps(meta, indent=2) + "\n")

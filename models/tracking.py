@@ -20,7 +20,6 @@ import mlflow
 import pandas as pd
 import yaml
 from mlflow import MlflowClient
-from mlflow.entities.model_registry import ModelVersion
 
 import models.mlflow_model as mlflow_model
 from models.artifact import ResponseModel
@@ -152,11 +151,11 @@ def synthetic_example(layout: FeatureLayout, n: int = 2) -> pd.DataFrame:
     return example.astype({c: "float64" for c in numeric})
 
 
-def log_response_model(model: ResponseModel, model_dir: Path, registered_name: str,
-                       alias: str = "candidate") -> ModelVersion:
+def log_response_model(model: ResponseModel, model_dir: Path) -> str:
     """Log the saved model folder as a pyfunc (see models/mlflow_model.py: predict returns a
-    `calibrated_probability` column), register it under `registered_name` and point `alias`
-    at the new version."""
+    `calibrated_probability` column) in the active run; its model URI. Nothing is registered
+    here: the evaluate stage registers the model once it has been evaluated
+    (models/registration.py)."""
     info = mlflow.pyfunc.log_model(
         name="response_model",
         python_model=str(Path(mlflow_model.__file__)),
@@ -164,16 +163,14 @@ def log_response_model(model: ResponseModel, model_dir: Path, registered_name: s
         signature=mlflow_model.model_signature(model.layout),
         input_example=synthetic_example(model.layout),
         pip_requirements=[f"{dist}=={version(dist)}" for dist in _REQUIREMENTS],
-        registered_model_name=registered_name,
     )
-    client = MlflowClient()
-    number = str(info.registered_model_version)
-    client.set_registered_model_alias(registered_name, alias, number)
-    for key, value in {"classifier": model.classifier,
-                       "calibration": model.calibrator.method,
-                       "exactly_additive": model.calibrator.exactly_additive}.items():
-        client.set_model_version_tag(registered_name, number, key, str(value))
-    return client.get_model_version(registered_name, number)
+    return info.model_uri
+
+
+def version_tags(model: ResponseModel) -> dict[str, str]:
+    """What the registry shows about a version at a glance."""
+    return {"classifier": model.classifier, "calibration": model.calibrator.method,
+            "exactly_additive": str(model.calibrator.exactly_additive)}
 
 
 @contextmanager

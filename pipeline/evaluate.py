@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from pathlib import Path
 
 import mlflow
@@ -13,11 +14,13 @@ import pandas as pd
 import typer
 from rich.console import Console
 
-from models import figures, tracking
+from models import figures, registration, tracking
 from models.artifact import ResponseModel
 from models.evaluation import evaluate, test_set
 from models.metrics import INTERVAL_METHOD
 from models.subgroups import PoorSubgroupRule
+from pipeline.core.atomic import staged_folder, write_text
+from pipeline.core.escaping import write_csv  # test_predictions.csv: formulas neutralised
 from pipeline.core.params import load_params
 from pipeline.core.tables import read_sites
 
@@ -90,23 +93,24 @@ def details_document(result: dict) -> dict:
 def _write_outputs(result: dict, metrics: dict, metrics_path: Path, details_path: Path,
                    plots_dir: Path, figures_dir: Path, predictions_path: Path,
                    outcome: str) -> None:
-    metrics_path.parent.mkdir(parents=True, exist_ok=True)
-    metrics_path.write_text(json.dumps(metrics, indent=2) + "\n", encoding="utf-8")
-    details_path.write_text(json.dumps(details_document(result), indent=2) + "\n",
-                            encoding="utf-8")
-    for role, curves in result["curves"].items():
-        for curve, frame in curves.items():
-            path = plots_dir / curve / f"{role}.csv"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            frame.round(6).to_csv(path, index=False, lineterminator="\n")
+    # Folders are replaced whole and files in one rename: a stopped run leaves the previous
+    # evaluation or nothing, never curves of one model beside figures of another.
+    with staged_folder(plots_dir, "the plot data") as staging:
+        for role, curves in result["curves"].items():
+            for curve, frame in curves.items():
+                path = staging / curve / f"{role}.csv"
+                path.parent.mkdir(parents=True, exist_ok=True)
+                frame.round(6).to_csv(path, index=False, lineterminator="\n")
     y = result["predictions"]["label"].to_numpy()
     curves = {result["names"][role]: (y, p) for role, p in result["predicted"].items()}
-    figures_dir.mkdir(parents=True, exist_ok=True)
-    figures.reliability_diagram(curves, figures_dir / "reliability.png", outcome=outcome)
-    figures.roc_curves(curves, figures_dir / "roc.png")
-    figures.decision_curves(curves, figures_dir / "decision_curve.png", outcome=outcome)
-    predictions_path.parent.mkdir(parents=True, exist_ok=True)
-    result["predictions"].round(6).to_csv(predictions_path, index=False, lineterminator="\n")
+    with staged_folder(figures_dir, "the figures") as staging:
+        figures.reliability_diagram(curves, staging / "reliability.png", outcome=outcome)
+        figures.roc_curves(curves, staging / "roc.png")
+        figures.decision_curves(curves, staging / "decision_curve.png", outcome=outcome)
+    write_csv(result["predictions"].round(6), predictions_path)
+    write_text(details_path, json.dumps(details_document(result), indent=2) + "\n")
+    # The headline metrics last: DVC and reviewers read them as "the evaluation is complete".
+    write_text(metrics_path, json.dumps(metrics, indent=2) + "\n")
 
 
 def main(
@@ -155,7 +159,10 @@ def main(
                        predictions_path, params.target.definition)
 
     run = json.loads((model_dir / "mlflow_run.json").read_text(encoding="utf-8"))
-    tracking.configure(params.train.experiment)
+    experiment_id = tracking.configure(params.train.experiment)
+    client = mlflow.MlflowClient()
+    registration.close_abandoned_runs(client, experiment_id)
+    client.set_tag(run["run_id"], registration.PID, str(os.getpid()))
     with mlflow.start_run(run_id=run["run_id"]):
         for role, headline in result["headline"].items():
             for key, value in headline.items():
@@ -175,7 +182,10 @@ def main(
         mlflow.log_artifacts(str(figures_dir), "figures")
         if dictionary.exists():
             mlflow.log_artifact(str(dictionary), "features")
+    # Only now, with every figure logged, may the model be registered and called 'candidate'.
+    version = registration.register_evaluated(client, run, run.get("version_tags", {}))
     h = metrics
     console.print(f"Test AUROC {h['auroc']:.3f} (95 % CI {h['auroc_ci'][0]:.3f}-"
                   f"{h['auroc_ci'][1]:.3f}), Brier {h['brier']:.3f}, calibration slope "
-                  f"{h['calibration_slope']:.2f}, ICI {h['ici']:.3f} on {h['n_test']} patients.")
+                  f"{h['calibration_slope']:.2f}, ICI {h['ici']:.3f} on {h['n_test']} patients. Registered {version.name} version "
+                  f"{version.version} as 'candidate'.", highlight=False)

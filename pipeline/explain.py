@@ -4,10 +4,13 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import mlflow
 import pandas as pd
 import typer
 from rich.console import Console
 
+from models import tracking
+from models.registration import is_evaluated, require_evaluated, with_version
 from models.scoring import ScoringModel, explanation_meta, feature_words, score, write_scored
 from pipeline.core.params import load_params
 from pipeline.core.registries import load_registries
@@ -24,6 +27,8 @@ def main(
                                     help="reports/features.json (plain-language names)."),
     params_file: Path = typer.Option(Path("configs/params.yaml"), "--params", help="Params."),
     config_dir: Path = typer.Option(Path("configs"), "--configs", help="Registries."),
+    allow_unevaluated: bool = typer.Option(False, "--allow-unevaluated",
+                                           help="Explain a model no evaluation has passed."),
 ) -> None:
     """Explain every test patient's prediction, exactly additive on the calibrated scale."""
     params, registries = load_params(params_file), load_registries(config_dir)
@@ -37,6 +42,9 @@ def main(
         predictions, explanations = score(scoring, features, labels,
                                           words=feature_words(dictionary))
     run = json.loads((model_dir / "mlflow_run.json").read_text(encoding="utf-8"))
+    tracking.use_store()
+    run, version = with_version(mlflow.MlflowClient(), run)
+    require_evaluated(is_evaluated(version), f"the model in {model_dir}", allow_unevaluated)
     write_scored(out, predictions, explanations,
                  explanation_meta(scoring, run, params, registries))
     worst = float(predictions["additivity_gap"].abs().max()) if len(predictions) else 0.0

@@ -15,6 +15,7 @@ from features.estimand import apply_missing_endpoint, estimand_summary
 from features.labels import make_labels
 from features.records import known_on
 from features.selection import unusable_features
+from pipeline.core.atomic import staged_folder, write_text
 from pipeline.core.contract import TABLE_NAMES
 from pipeline.core.params import load_params
 from pipeline.core.registries import load_registries
@@ -118,9 +119,9 @@ def main(
         except ValueError as error:  # a target the registry cannot support
             console.print(f"[red]{error}[/red]")
             raise typer.Exit(2) from None
-    out.mkdir(parents=True, exist_ok=True)
-    features.to_parquet(out / "features.parquet", index=False)
-    labels.to_parquet(out / "labels.parquet", index=False)
+    with staged_folder(out, "the features") as staging:  # both tables, or neither
+        features.to_parquet(staging / "features.parquet", index=False)
+        labels.to_parquet(staging / "labels.parquet", index=False)
     # The train stage applies the same rule to its development patients (models/layout.py).
     labelled = features[features["patient_id"].isin(
         labels.loc[labels["label"].notna(), "patient_id"])]
@@ -130,11 +131,9 @@ def main(
                     registries.instruments[params.target.instrument])
     rows = dictionary_rows(registry, features, left_out)
     facts["dictionary"] = rows
-    report.parent.mkdir(parents=True, exist_ok=True)
-    report.write_text(json.dumps(facts, indent=2) + "\n", encoding="utf-8")
-    dictionary.parent.mkdir(parents=True, exist_ok=True)
-    dictionary.write_text(dictionary_markdown(rows, params.features.prediction_day,
-                                              len(features)), encoding="utf-8")
+    write_text(report, json.dumps(facts, indent=2) + "\n")
+    write_text(dictionary, dictionary_markdown(rows, params.features.prediction_day,
+                                               len(features)))
     for warning in label_warnings(facts, params.target.definition):
         console.print(f"[yellow]WARNING: {warning}[/yellow]")
     if left_out:

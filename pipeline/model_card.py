@@ -16,6 +16,8 @@ from models.governance.card import CardInputs, card_context
 from models.governance.intervals import extra_intervals
 from models.governance.intervals import recorded as intervals_recorded
 from models.governance.render import render_html, render_markdown
+from models.registration import with_version
+from pipeline.core.atomic import write_text
 from pipeline.core.params import load_params
 from pipeline.core.tables import read_sites
 
@@ -74,6 +76,7 @@ def main(
     run = _json(run_ref)
     tracking.use_store()
     client = MlflowClient()
+    run, _ = with_version(client, run)
     try:
         recorded = client.get_run(run["run_id"])
         tags, params = recorded.data.tags, recorded.data.params
@@ -98,10 +101,9 @@ def main(
                         sites=sites, observed_days=days, extra_intervals=intervals,
                         data_origin=data_origin)
     context = card_context(inputs)
-    out.parent.mkdir(parents=True, exist_ok=True)
     html = out.with_suffix(".html")
-    out.write_text(render_markdown(context), encoding="utf-8")
-    html.write_text(render_html(context), encoding="utf-8")
+    write_text(out, render_markdown(context))
+    write_text(html, render_html(context))
     if log:
         for path in (out, html):
             client.log_artifact(run["run_id"], str(path), "model_card")

@@ -10,6 +10,7 @@ from rich.console import Console
 
 from models.report.inputs import ReportInputError
 from models.report.writer import UnsafePatientId, write_reports
+from pipeline.core.atomic import staged_folder
 
 console = Console(stderr=True)
 
@@ -41,11 +42,14 @@ def main(
     """Write a self-contained, printable report per patient and an index of all of them."""
     started = time.perf_counter()
     try:
-        written = write_reports(predictions, explanations, meta, dictionary, out,
-                                patient_ids=parse_patient_ids(patients), max_patients=max_patients)
+        # The folder is replaced whole: no report of an earlier run survives beside new ones.
+        with staged_folder(out, "the reports") as staging:
+            written = write_reports(predictions, explanations, meta, dictionary, staging,
+                                    patient_ids=parse_patient_ids(patients),
+                                    max_patients=max_patients)
     except (ReportInputError, UnsafePatientId) as error:
         console.print(f"[red]Report failed:[/red] {error}", markup=True, highlight=False)
         raise typer.Exit(code=1) from error
     seconds = time.perf_counter() - started
-    console.print(f"Wrote {written.reports:,} patient reports and {written.index} "
+    console.print(f"Wrote {written.reports:,} patient reports and {out / written.index.name} "
                   f"in {seconds:.1f} s.", highlight=False)

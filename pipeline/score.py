@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import time
 from collections import Counter
 from pathlib import Path
@@ -27,8 +26,11 @@ from rich.progress import Progress
 
 from models import tracking
 from models.references import model_version, parse_model_uri
+from models.registration import (is_evaluated, require_evaluated, run_is_evaluated,
+                                 with_version)
 from models.report.writer import write_reports
 from models.scoring import ScoringModel, explanation_meta, feature_words, write_scored
+from pipeline.core.atomic import staged_folder, write_text
 from pipeline.core.contract import contract_tables
 from pipeline.core.errors import UserError
 from pipeline.core.params import load_params
@@ -41,7 +43,7 @@ from pipeline.validation.errors import StructuralError
 console = Console(stderr=True)
 
 
-def _from_mlflow(uri: str, into: Path) -> tuple[Path, dict]:
+def _from_mlflow(uri: str, into: Path) -> tuple[Path, dict, object]:
     """Download a logged model and find the saved ResponseModel folder inside it."""
     tracking.use_store()
     try:
@@ -56,14 +58,28 @@ def _from_mlflow(uri: str, into: Path) -> tuple[Path, dict]:
     folders = sorted(p.parent for p in local.rglob("model.json")
                      if (p.parent / "domain.json").exists() or "bootstrap" not in p.parts)
     if not folders:
-        raise FileNotFoundError(f"{uri} holds no txresponse model (no model.json)")
+        raise UserError(f"{uri} holds no txresponse model (no model.json)")
     run = {"registered_model": None, "version": None, "run_id": None, "uri": uri}
+    version = None
     reference = parse_model_uri(uri)
     if reference is not None:
         version = model_version(mlflow.MlflowClient(), reference)
         run |= {"registered_model": reference.name, "version": version.version,
                 "run_id": version.run_id}
-    return folders[0], run
+    elif uri.startswith("runs:/"):
+        run["run_id"] = uri.removeprefix("runs:/").split("/", 1)[0]
+    return folders[0], run, version
+
+
+def _local_run(model_dir: Path) -> tuple[dict, object]:
+    """The train stage's run reference with the version its evaluation registered (if any)."""
+    reference = model_dir / "mlflow_run.json"
+    if not reference.is_file():
+        raise UserError(f"no trained model in {model_dir} (no mlflow_run.json): run the "
+                        "pipeline (dvc repro) or pass --model-uri")
+    run = json.loads(reference.read_text(encoding="utf-8"))
+    tracking.use_store()
+    return with_version(mlflow.MlflowClient(), run)
 
 
 def _settings(scoring: ScoringModel, params) -> dict:
@@ -115,16 +131,25 @@ def main(
                                     "smaller for large registries)."),
     params_file: Path = typer.Option(Path("configs/params.yaml"), "--params", help="Params."),
     config_dir: Path = typer.Option(Path("configs"), "--configs", help="Registries."),
+    allow_unevaluated: bool = typer.Option(
+        False, "--allow-unevaluated", help="Score with a model no evaluation has passed "
+        "(refused by default: its figures were never measured)."),
 ) -> None:
-    """Score new patients with the trained model: predictions, explanations and reports."""
+    """Score new patients with the trained model: predictions, explanations and reports.
+
+    The --out folder is replaced whole when the run succeeds (an interrupted run leaves the
+    previous result); a second run into the same folder at the same time is refused."""
     if file_format not in FORMATS:
         raise typer.BadParameter(f"use one of {', '.join(FORMATS)}", param_hint="--format")
     started = time.perf_counter()
     params, registries = load_params(params_file), load_registries(config_dir)
     wanted = parse_patient_ids(report_patients)
     tables = contract_tables(registries)
-    with tempfile.TemporaryDirectory() as scratch_name:
-        scratch = Path(scratch_name)
+    # Everything, scratch copies of patient data included, is written inside the staged
+    # folder beside --out: swapped in when complete, deleted on any error or signal (after
+    # kill -9, by the next run into --out), never in the shared temporary folder.
+    with staged_folder(out, "--out") as staging:
+        scratch = staging / ".scratch"
         try:
             with console.status("Reading and checking every table"):
                 split = partition(data, tables, scratch / "chunks", chunk_patients)
@@ -139,50 +164,51 @@ def main(
         partition_seconds = time.perf_counter() - started
 
         if model_uri:
-            model_folder, run = _from_mlflow(model_uri, scratch / "model")
+            model_folder, run, version = _from_mlflow(model_uri, scratch / "model")
         else:
             model_folder = model_dir / "candidate"
-            run = json.loads((model_dir / "mlflow_run.json").read_text(encoding="utf-8"))
+            run, version = _local_run(model_dir)
+        evaluated = is_evaluated(version) or (
+            version is None and bool(run.get("run_id"))
+            and run_is_evaluated(mlflow.MlflowClient(), run["run_id"]))
+        require_evaluated(evaluated, f"the model {model_uri or model_dir}", allow_unevaluated)
         scoring = ScoringModel.load(model_folder)
         job = ScoringJob(
             partition=split, model_folder=model_folder, settings=_settings(scoring, params),
             config_dir=config_dir, dictionary=dictionary, parts=scratch / "parts",
             file_format=file_format, report_ids=frozenset(wanted) if wanted else None,
             report_count=max_reports)
-        out.mkdir(parents=True, exist_ok=True)
-        for stale in (out / "quarantine",):
-            if stale.exists():  # appended to chunk by chunk: never onto a previous run's rows
-                shutil.rmtree(stale)
         with Progress(*Progress.get_default_columns(), console=console) as progress:
             task = progress.add_task(f"Scoring {len(split.patient_ids):,} patients",
                                      total=split.n_chunks)
-            results = run_chunks(job, out, workers,
+            results = run_chunks(job, staging, workers,
                                  on_chunk=lambda _: progress.advance(task),
                                  loaded=job.load(scoring) if workers == 1 else None)
         meta = explanation_meta(scoring, run, params, registries)
+        meta["model"]["evaluated"] = evaluated
         meta["base_probability"] = next((r.base_probability for r in results
                                          if r.base_probability is not None), None)
-        (out / "explanations_meta.json").write_text(json.dumps(meta, indent=2) + "\n",
-                                                    encoding="utf-8")
+        write_text(staging / "explanations_meta.json", json.dumps(meta, indent=2) + "\n")
 
         reports_started = time.perf_counter()
-        written = _write_reports(results, meta, out, dictionary, wanted, max_reports, scratch)
+        written = _write_reports(results, meta, staging, dictionary, wanted, max_reports,
+                                 scratch)
         reports_seconds = time.perf_counter() - reports_started
+        shutil.rmtree(scratch)
 
-    summary = _summary(results, split, partition_seconds, reports_seconds,
-                       time.perf_counter() - started, written, chunk_patients, workers,
-                       file_format)
-    summary["model_features_not_recorded"] = never_recorded(
-        results, scoring.model.layout.order, feature_words(dictionary)[0]
-        if dictionary.exists() else {})
+        summary = _summary(results, split, partition_seconds, reports_seconds,
+                           time.perf_counter() - started, written, chunk_patients, workers,
+                           file_format)
+        summary["model_features_not_recorded"] = never_recorded(
+            results, scoring.model.layout.order, feature_words(dictionary)[0]
+            if dictionary.exists() else {})
+        write_text(staging / "score_summary.json", json.dumps(summary, indent=2) + "\n")
     if summary["model_features_not_recorded"] and summary["patients"]:
         console.print(
             f"[yellow]The model uses {len(summary['model_features_not_recorded'])} "
             "characteristic(s) that none of these patients has (a column or table your "
             "export lacks?): " + ", ".join(summary["model_features_not_recorded"]) +
             ". Every report lists them as not recorded.[/yellow]", highlight=False)
-    (out / "score_summary.json").write_text(json.dumps(summary, indent=2) + "\n",
-                                            encoding="utf-8")
     quarantined = sum(summary["quarantined"].values())
     where = f", see {out / 'quarantine'}/" if quarantined else ""
     console.print(f"Scored {summary['patients']:,} patients in {summary['chunks']:,} chunk(s) "

@@ -14,12 +14,13 @@ from rich.console import Console
 from rich.progress import Progress
 
 from features.labels import OUTCOME_WORDS
-from models import tracking
+from models import registration, tracking
 from models.factory import CLASSIFIERS
 from models.feasibility import CannotTrain, check_labels, check_split
 from models.split import split_patients
 from models.training import TrainingOutcome, train
 from models.uncertainty import save_replicates
+from pipeline.core.atomic import staged_folder, write_text
 from pipeline.core.params import Params, load_params
 from pipeline.core.tables import read_sites
 
@@ -107,14 +108,16 @@ def sample_size_sentence(outcome: TrainingOutcome) -> str | None:
 
 def _track(outcome: TrainingOutcome, summary: dict, params: Params, *, features: pd.DataFrame,
            features_path: Path, labels_path: Path, model_dir: Path, dvc_lock: Path) -> dict:
-    tracking.configure(params.train.experiment)
+    experiment_id = tracking.configure(params.train.experiment)
+    registration.close_abandoned_runs(mlflow.MlflowClient(), experiment_id)
     # Under `dvc exp run`, DVC names the experiment in DVC_EXP_NAME: the tag links the DVC
     # experiment (dvc exp show, metrics diff) to this MLflow run.
     experiment = os.environ.get("DVC_EXP_NAME")
     run_name = f"{experiment or 'train'}-{outcome.candidate}"
     with mlflow.start_run(run_name=run_name, tags={
             "dvc.experiment": experiment or "workspace",
-            "dvc.baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV", "")}) as run:
+            "dvc.baseline_rev": os.environ.get("DVC_EXP_BASELINE_REV", ""),
+            registration.EVALUATED: "false", **registration.owner_tags()}) as run:
         mlflow.log_params({
             "seed": params.seed, "candidate": outcome.candidate,
             "train.model": params.train.model, "train.calibrator": params.train.calibrator,
@@ -143,12 +146,12 @@ def _track(outcome: TrainingOutcome, summary: dict, params: Params, *, features:
                                     "cv_auroc": result.cv_auroc})
                 mlflow.log_dict(summary["classifiers"][name], "search.json")
         mlflow.log_dict(summary, "training.json")
-        version = tracking.log_response_model(outcome.models[outcome.candidate],
-                                              model_dir / "candidate",
-                                              params.train.registered_model)
+        model_uri = tracking.log_response_model(outcome.models[outcome.candidate],
+                                                model_dir / "candidate")
+        # No version yet: the evaluate stage registers the model once it is evaluated.
         return {"run_id": run.info.run_id, "experiment_id": run.info.experiment_id,
-                "registered_model": params.train.registered_model,
-                "version": str(version.version), "alias": "candidate"}
+                "registered_model": params.train.registered_model, "model_uri": model_uri,
+                "version_tags": tracking.version_tags(outcome.models[outcome.candidate])}
 
 
 def _refuse(error: Exception) -> None:
@@ -200,30 +203,31 @@ def main(
         except CannotTrain as error:
             _refuse(error)
 
-    out.mkdir(parents=True, exist_ok=True)
-    split.to_parquet(out / "split.parquet", index=False)
-    # The feature settings travel with the model, so scoring new patients builds exactly the
-    # features it was trained on even if configs/params.yaml has changed since.
-    settings = feature_settings(params)
-    for model in outcome.models.values():
-        model.info["feature_settings"] = settings
-    # Every report of this model says when its cohort was below the minimum sample size.
-    outcome.models[outcome.candidate].info["sample_size"] = sample_size_summary(outcome)
-    outcome.models[outcome.candidate].save(out / "candidate")
-    outcome.models[outcome.comparator].save(out / "comparator")
-    outcome.domain.save(out / "candidate" / "domain.json")
-    save_replicates(outcome.replicates, out / "candidate" / "bootstrap")
-    summary = _training_summary(outcome, params, _estimand(labels, split, params))
-    run = _track(outcome, summary, params, features=features, features_path=features_path,
-                 labels_path=labels_path, model_dir=out, dvc_lock=dvc_lock)
-    (out / "mlflow_run.json").write_text(json.dumps(run, indent=2) + "\n", encoding="utf-8")
-    report.parent.mkdir(parents=True, exist_ok=True)
+    # The model, its split and its run reference appear together or not at all: a run killed
+    # here leaves the previous model folder (DVC then re-runs the stage).
+    with staged_folder(out, "the model folder") as staging:
+        split.to_parquet(staging / "split.parquet", index=False)
+        # The feature settings travel with the model, so scoring new patients builds exactly
+        # the features it was trained on even if configs/params.yaml has changed since.
+        settings = feature_settings(params)
+        for model in outcome.models.values():
+            model.info["feature_settings"] = settings
+        # Every report of this model says when its cohort was below the minimum sample size.
+        outcome.models[outcome.candidate].info["sample_size"] = sample_size_summary(outcome)
+        outcome.models[outcome.candidate].save(staging / "candidate")
+        outcome.models[outcome.comparator].save(staging / "comparator")
+        outcome.domain.save(staging / "candidate" / "domain.json")
+        save_replicates(outcome.replicates, staging / "candidate" / "bootstrap")
+        summary = _training_summary(outcome, params, _estimand(labels, split, params))
+        run = _track(outcome, summary, params, features=features, features_path=features_path,
+                     labels_path=labels_path, model_dir=staging, dvc_lock=dvc_lock)
+        write_text(staging / "mlflow_run.json", json.dumps(run, indent=2) + "\n")
     # The run id stays out of the report: the report must be identical for identical inputs.
-    report.write_text(json.dumps(summary, indent=2, default=str) + "\n", encoding="utf-8")
+    write_text(report, json.dumps(summary, indent=2, default=str) + "\n")
     warning = sample_size_sentence(outcome)
     if warning:
         console.print(f"[yellow]{warning}[/yellow]")
     console.print(f"Candidate: {outcome.candidate} (cv log loss "
                   f"{outcome.searches[outcome.candidate].cv_log_loss:.4f}); comparator "
-                  f"{outcome.comparator}. Registered {run['registered_model']} v{run['version']} "
-                  f"as 'candidate' (run {run['run_id'][:8]}).")
+                  f"{outcome.comparator}. Logged to run {run['run_id'][:8]}; the evaluate stage "
+                  f"registers it in {run['registered_model']} as 'candidate'.")

@@ -12,6 +12,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from pipeline.core.atomic import staged_folder, write_text
 from pipeline.core.params import load_params
 from pipeline.core.registries import load_registries
 from pipeline.core.schemas import contract_schemas
@@ -25,18 +26,14 @@ console = Console(stderr=True)
 
 
 def _write_report(report: dict, folder: Path) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "report.json").write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
-    (folder / "report.html").write_text(render_html(report), encoding="utf-8")
+    write_text(folder / "report.json", json.dumps(report, indent=2) + "\n")
+    write_text(folder / "report.html", render_html(report))
 
 
 def _write_quarantine(outcomes: dict[str, TableOutcome], out: Path) -> None:
     for name, outcome in outcomes.items():
-        path = out / "quarantine" / f"{name}.csv"
-        if outcome.file is None:
-            path.unlink(missing_ok=True)  # no stale file from an earlier run
-        else:
-            write_csv(outcome.quarantined, path)
+        if outcome.file is not None:
+            write_csv(outcome.quarantined, out / "quarantine" / f"{name}.csv")
 
 
 def main(
@@ -62,19 +59,23 @@ def main(
         with console.status(f"Validating {raw}"):
             # The gate runs inside, before anything is written.
             outcomes, summary = validate_folder(raw, registries, max_fraction)
-            # The report and quarantine come first, so a stage stopped for too much quarantine
-            # still shows why.
+            # The report comes first, so a stage stopped for too much quarantine still shows
+            # why. The folder of validated tables and quarantine is replaced whole, and only
+            # when every table is written: no table of an earlier run survives beside new ones.
             _write_report(summary, report)
-            _write_quarantine(outcomes, out)
-            if summary["tables_over_limit"]:
+            with staged_folder(out, "the validated tables") as staging:
+                _write_quarantine(outcomes, staging)
+                over_limit = summary["tables_over_limit"]
+                if not over_limit:
+                    for name, outcome in outcomes.items():
+                        schemas[name].validate(outcome.passed)  # the hand-off obeys the contract
+                        outcome.passed.to_parquet(staging / f"{name}.parquet", index=False)
+            if over_limit:
                 raise StructuralError.one(
-                    ExitCode.TOO_MUCH_QUARANTINED, ", ".join(summary["tables_over_limit"]), None,
+                    ExitCode.TOO_MUCH_QUARANTINED, ", ".join(over_limit), None,
                     f"more than {max_fraction:.0%} of the rows were quarantined",
                     f"Read {report / 'report.html'} and {out / 'quarantine'}/, fix the export, "
                     "or raise validate.max_quarantine_fraction in configs/params.yaml.")
-            for name, outcome in outcomes.items():
-                schemas[name].validate(outcome.passed)  # the hand-off obeys the contract
-                outcome.passed.to_parquet(out / f"{name}.parquet", index=False)
     except StructuralError as error:
         console.print(f"[bold red]validate stopped[/] (exit {int(error.code)}):",
                       highlight=False)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pandas as pd
 
+from pipeline.core.atomic import write_text
+
 
 def table_path(folder: Path, table: str) -> Path | None:
     """The file holding `table` in `folder`, preferring CSV; None when the table is absent."""
@@ -23,8 +25,7 @@ def table_path(folder: Path, table: str) -> Path | None:
 def write_csv(frame: pd.DataFrame, path: Path) -> None:
     """Write a table byte-for-byte reproducibly: fixed column order, `\\n` line endings,
     empty cells for missing values."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    frame.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+    write_text(path, frame.to_csv(index=False, lineterminator="\n"))
 
 
 def read_sites(validated: Path) -> pd.Series | None:

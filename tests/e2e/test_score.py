@@ -72,7 +72,7 @@ def test_score_writes_explained_predictions_and_reports_without_retraining(
                                  "--model-dir", str(model_dir), "--max-reports", "10",
                                  "--dictionary", str(repo / "reports" / "features.json"),
                                  "--params", str(repo / "configs" / "params.yaml"),
-                                 "--configs", str(repo / "configs")])
+                                 "--configs", str(repo / "configs"), "--allow-unevaluated"])
     assert result.exit_code == 0, result.output
     assert _digest(model_dir) == before  # never retrains or rewrites the model
     predictions = pd.read_csv(tmp_path / "predictions.csv")
@@ -100,7 +100,7 @@ def test_score_refuses_identifiers_before_writing(model_dir, new_patients, tmp_p
     result = runner.invoke(app, ["score", "--data", str(bad), "--out", str(out),
                                  "--model-dir", str(model_dir),
                                  "--params", str(repo / "configs" / "params.yaml"),
-                                 "--configs", str(repo / "configs")])
+                                 "--configs", str(repo / "configs"), "--allow-unevaluated"])
     assert result.exit_code != 0
     assert "someone@example.org" not in result.output
     assert not out.exists()
@@ -118,12 +118,16 @@ def test_served_mlflow_model_returns_calibrated_probabilities(model_dir, cohort,
     import mlflow
 
     from models import tracking
+    from models.registration import register_evaluated
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     tracking.configure("serve-test", root=tmp_path)
     scoring = ScoringModel.load(model_dir / "candidate")
     with mlflow.start_run():
-        tracking.log_response_model(scoring.model, model_dir / "candidate", "served-model")
+        model_uri = tracking.log_response_model(scoring.model, model_dir / "candidate")
+        run_id = mlflow.active_run().info.run_id
+    register_evaluated(mlflow.MlflowClient(), {"registered_model": "served-model",
+                                               "model_uri": model_uri, "run_id": run_id}, {})
     features, _, _ = cohort
     sample = features.head(5)
     port = _free_port()
@@ -186,7 +190,7 @@ def test_score_uses_the_models_feature_settings_not_changed_params(model_dir, ne
                                      "--model-dir", str(folder), "--max-reports", "0",
                                      "--dictionary", str(repo / "reports" / "features.json"),
                                      "--params", str(params_file),
-                                     "--configs", str(repo / "configs")])
+                                     "--configs", str(repo / "configs"), "--allow-unevaluated"])
         assert result.exit_code == 0, result.output
         return pd.read_csv(out / "predictions.csv"), result.output
 
@@ -201,7 +205,7 @@ def _score(data: Path, out: Path, model_dir: Path, repo: Path, *extra: str):
                                "--model-dir", str(model_dir),
                                "--dictionary", str(repo / "reports" / "features.json"),
                                "--params", str(repo / "configs" / "params.yaml"),
-                               "--configs", str(repo / "configs"), *extra])
+                               "--configs", str(repo / "configs"), "--allow-unevaluated", *extra])
 
 
 @pytest.fixture(scope="module")

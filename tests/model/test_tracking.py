@@ -17,8 +17,10 @@ from models.calibration import fit_calibrator
 from models.factory import make_classifier
 from models.layout import FeatureLayout
 from models.mlflow_model import OUTPUT, as_model_input
+from models.registration import register_evaluated
 from models.tracking import (configure, dvc_hashes, file_digest, git_commit, log_lineage,
-                             log_response_model, nested_run, synthetic_example, tracking_uri)
+                             log_response_model, nested_run, synthetic_example, tracking_uri,
+                             version_tags)
 
 NAME = "txresponse-test"
 
@@ -101,7 +103,11 @@ def test_run_is_recorded_and_model_registered(store, fitted):
         log_lineage(features, store / "data/features.parquet", store / "data/labels.parquet",
                     "data/raw/demo", {"instrument": "madrs", "definition": "response"},
                     store / "dvc.lock")
-        version = log_response_model(model, model_dir, NAME)
+        model_uri = log_response_model(model, model_dir)
+    # Nothing is registered before evaluation (models/registration.py).
+    assert MlflowClient().search_model_versions(f"name = '{NAME}'") == []
+    run_ref = {"registered_model": NAME, "model_uri": model_uri, "run_id": run.info.run_id}
+    version = register_evaluated(MlflowClient(), run_ref, version_tags(model))
 
     client = MlflowClient()
     recorded = client.get_run(run.info.run_id)
@@ -128,6 +134,7 @@ def test_run_is_recorded_and_model_registered(store, fitted):
         (store / "mlruns").resolve().as_uri()
     assert not (store / "mlartifacts").exists()
     assert version.run_id == run.info.run_id and version.tags["classifier"] == "lightgbm"
+    assert version.tags["txresponse.evaluated"] == "true"
     assert client.get_model_version_by_alias(NAME, "candidate").version == version.version
 
     loaded = mlflow.pyfunc.load_model(f"models:/{NAME}@candidate")
