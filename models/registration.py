@@ -104,9 +104,9 @@ def require_evaluated(evaluated: bool, what: str, allow: bool) -> None:
                     "so).")
 
 
-def with_version(client: MlflowClient, run: dict) -> tuple[dict, ModelVersion | None]:
+def with_version(client: MlflowClient | None, run: dict) -> tuple[dict, ModelVersion | None]:
     """The run reference (mlflow_run.json) with the `version` evaluation registered for it
-    (None before evaluation), and that version."""
+    (None before evaluation, or with no store: `client` None), and that version."""
     version = version_of_run(client, run["registered_model"], run["run_id"]) \
-        if run.get("registered_model") and run.get("run_id") else None
+        if client is not None and run.get("registered_model") and run.get("run_id") else None
     return run | {"version": None if version is None else str(version.version)}, version

@@ -45,6 +45,21 @@ def _artifact_location(uri: str) -> str | None:
     return (database.parent / "mlruns").resolve().as_uri()
 
 
+def store_exists(root: Path = Path(".")) -> bool:
+    """Whether there is a store to read: a server or other URI is assumed to exist; the default
+    SQLite file must be there (reading it would otherwise create an empty one)."""
+    parsed = urlparse(tracking_uri(root))
+    return parsed.scheme != "sqlite" or Path(unquote(parsed.path)).exists()
+
+
+def store_client(root: Path = Path(".")) -> MlflowClient | None:
+    """A client of the tracking store, or None when there is none: a command that only reads
+    (was this model evaluated?) must not create an empty store."""
+    if not store_exists(root):
+        return None
+    return MlflowClient(use_store(root))
+
+
 def use_store(root: Path = Path(".")) -> str:
     """Point MLflow at the tracking store (for reading models); the URI."""
     # Usage telemetry would call out to the internet, and progress bars clutter stage logs:
@@ -53,8 +68,40 @@ def use_store(root: Path = Path(".")) -> str:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     uri = tracking_uri(root)
+    parsed = urlparse(uri)
+    if parsed.scheme == "sqlite" and not Path(unquote(parsed.path)).exists():
+        _create_sqlite_store(Path(unquote(parsed.path)))
     mlflow.set_tracking_uri(uri)
     return uri
+
+
+def _create_sqlite_store(database: Path) -> None:
+    """Create the SQLite store whole. MLflow builds its tables in many steps (create, then every
+    schema migration), and a process killed in between left a store every later command failed
+    on (found by tests/security/test_fault_injection.py). So the tables are built in a file
+    beside it and linked into place in one step; if another process got there first, its store
+    is kept."""
+    from mlflow.store.db.utils import _initialize_tables  # the step MLflow itself runs
+    from sqlalchemy import create_engine
+
+    database.parent.mkdir(parents=True, exist_ok=True)
+    for leftover in database.parent.glob(f".{database.name}.partial-*"):
+        pid = leftover.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not Path(f"/proc/{pid}").exists():
+            leftover.unlink(missing_ok=True)  # from a killed process
+    partial = database.parent / f".{database.name}.partial-{os.getpid()}"
+    partial.unlink(missing_ok=True)
+    engine = create_engine(f"sqlite:///{partial}")
+    try:
+        _initialize_tables(engine)
+    finally:
+        engine.dispose()
+    try:
+        os.link(partial, database)  # fails if the store appeared meanwhile: keep that one
+    except FileExistsError:
+        pass
+    finally:
+        partial.unlink(missing_ok=True)
 
 
 def configure(experiment: str, root: Path = Path(".")) -> str:

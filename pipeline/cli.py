@@ -6,14 +6,21 @@ starts one command per stage (docs/benchmarks.md, incremental re-runs).
 """
 from __future__ import annotations
 
+import errno
 import functools
 import importlib
+import inspect
+import os
+import re
+from pathlib import Path
+from urllib.parse import unquote
 
 import click
 import typer
 from typer.core import TyperGroup
 
-from pipeline.core.errors import UserError
+from pipeline.core.errors import (INTERNAL_ERROR, INTERRUPTED, PROJECT_HINT, SYSTEM_ERROR,
+                                  USER_ERROR, UserError, missing_path)
 
 # command -> module whose `main` it runs, in the order `txresponse --help` lists them
 COMMANDS = {
@@ -30,17 +37,244 @@ COMMANDS = {
     "model-card": "pipeline.model_card",
 }
 
+OUT_OF_MEMORY = 71  # sysexits.h EX_OSERR
+DEBUG_VARIABLE = "TXRESPONSE_DEBUG"
+
+# Inputs with a default path that a command cannot do without, checked before it starts (a
+# missing one would otherwise surface half-way, after reading a large folder):
+# command -> (parameter, what it is, what writes it, whether this run needs it).
+_NEEDED_DEFAULTS = {
+    "score": (
+        ("params_file", "params file", None, lambda options: True),
+        ("config_dir", "configuration folder", None, lambda options: True),
+        ("model_dir", "trained model folder", "the train stage writes it (dvc repro)",
+         lambda options: not options.get("model_uri")),
+        ("dictionary", "feature dictionary", "the features stage writes it (dvc repro)",
+         lambda options: True),
+    ),
+    "promote": (
+        ("criteria_file", "promotion criteria file", None, lambda options: True),
+    ),
+}
+
+# Commands that only read the MLflow tracking store: without one they would create an empty
+# store wherever they were started and then report every run as unknown.
+_READS_STORE = {
+    "compare": lambda options: True,
+    "promote": lambda options: True,
+    "model-card": lambda options: options.get("log", True),
+    "score": lambda options: str(options.get("model_uri") or "").startswith(
+        ("models:/", "runs:/")),
+}
+
+# Errors about a path the user can fix (a wrong or missing file, folder or permission).
+_PATH_ERRNOS = {errno.ENOENT, errno.ENOTDIR, errno.EISDIR, errno.EACCES, errno.EPERM,
+                errno.EEXIST, errno.ELOOP, errno.ENAMETOOLONG, errno.EROFS}
+# Top-level packages of this project (pyproject.toml): where a bug's location is looked for.
+_PACKAGES = {"pipeline", "features", "models"}
+_ROOT = Path(__file__).resolve().parents[1]
+# The stages' own exits (typer.Exit with a code) and typer's usage errors (BadParameter...):
+# typer prints and exits as it always has. typer vendors click; plain click's are kept too.
+_PASS_THROUGH = (typer.Exit, typer.Abort, typer.TyperException, click.exceptions.Exit,
+                 click.exceptions.ClickException, click.exceptions.Abort)
+
+
+def _debug() -> bool:
+    return os.environ.get(DEBUG_VARIABLE, "").strip() not in ("", "0")
+
+
+def _option(signature: inspect.Signature, parameter: str) -> str:
+    """The command-line spelling of a parameter (`--model-dir` for model_dir)."""
+    default = signature.parameters[parameter].default
+    declared = [d for d in getattr(default, "param_decls", None) or () if d.startswith("--")]
+    return declared[0] if declared else "--" + parameter.replace("_", "-")
+
+
+def _defaulted_paths(signature: inspect.Signature, options: dict) -> dict[str, Path]:
+    """{option: path} of the path options left at their default."""
+    found = {}
+    for name, parameter in signature.parameters.items():
+        default = getattr(parameter.default, "default", None)
+        if isinstance(default, Path) and options.get(name) == default:
+            found[_option(signature, name)] = default
+    return found
+
+
+def _store_path() -> Path | None:
+    """The SQLite file of the default tracking store (None when MLFLOW_TRACKING_URI is set)."""
+    if os.environ.get("MLFLOW_TRACKING_URI"):
+        return None
+    from models.tracking import tracking_uri  # imports MLflow: only for commands that use it
+    uri = tracking_uri()
+    return Path(unquote(uri.removeprefix("sqlite:///"))) if uri.startswith("sqlite:///") \
+        else None
+
+
+def _preflight(name: str, signature: inspect.Signature, options: dict) -> None:
+    """Refuse at once, with what to do, when a default input of `name` is missing."""
+    for parameter, what, made_by, needed in _NEEDED_DEFAULTS.get(name, ()):
+        path = options.get(parameter)
+        if path is None or not needed(options):
+            continue
+        folder = parameter.endswith("_dir")
+        if not (path.is_dir() if folder else path.is_file()):
+            default = path == getattr(signature.parameters[parameter].default, "default", None)
+            raise UserError(missing_path(path, what, _option(signature, parameter), folder,
+                                         made_by, default))
+    if name in _READS_STORE and _READS_STORE[name](options):
+        database = _store_path()
+        if database is not None and not database.exists():
+            where = (f"{PROJECT_HINT}; from elsewhere, set MLFLOW_TRACKING_URI"
+                     if not Path("configs").is_dir() else
+                     "train a model first (dvc repro), or set MLFLOW_TRACKING_URI")
+            extra = ", or pass --no-log" if name == "model-card" else ""
+            raise UserError(f"no MLflow tracking store at {database}: {where}{extra}")
+
+
+def _project_file(filename: str) -> str | None:
+    """`filename` relative to the project (`pipeline/score.py`) if it is one of its files,
+    installed or in the working copy (where `tests/` counts too), else None."""
+    path = Path(filename)
+    parts = path.parts
+    for marker in ("site-packages", "dist-packages"):
+        if marker in parts:
+            rest = parts[len(parts) - parts[::-1].index(marker):]
+            return Path(*rest).as_posix() if rest and rest[0] in _PACKAGES else None
+    try:
+        rest = path.resolve().relative_to(_ROOT).parts
+    except (ValueError, OSError):
+        return None
+    return Path(*rest).as_posix() if rest and rest[0] in _PACKAGES | {"tests"} else None
+
+
+def raised_at(error: BaseException) -> str | None:
+    """`file:line` of the last traceback frame in this project's code (where it raised, or
+    called the library that raised), or None."""
+    found, frame = None, error.__traceback__
+    while frame is not None:
+        file = _project_file(frame.tb_frame.f_code.co_filename)
+        if file is not None:
+            found = f"{file}:{frame.tb_lineno}"
+        frame = frame.tb_next
+    return found
+
+
+def internal_error_message(name: str, error: BaseException) -> str:
+    """One paragraph for a bug: the command, the exception's type and where it was raised;
+    never the exception's message (pandas and numpy quote cell values in theirs)."""
+    kind = type(error)
+    kind_name = kind.__qualname__ if kind.__module__ == "builtins" else \
+        f"{kind.__module__}.{kind.__qualname__}"
+    where = raised_at(error)
+    return (f"txresponse {name} stopped on an internal error ({kind_name}"
+            f"{' at ' + where if where else ''}): a bug in txresponse, or a problem with the "
+            "input that it failed to check and explain. Please report it with the command you "
+            "ran and this message. The error's own text is not shown because it can quote "
+            f"patient data; run the command again with {DEBUG_VARIABLE}=1 for the full "
+            "traceback (check it for patient data before sharing it).")
+
+
+# The system's words for the path errors, for libraries (pyarrow) that raise them without
+# an errno.
+_PATH_PROBLEMS = {FileNotFoundError: os.strerror(errno.ENOENT),
+                  NotADirectoryError: os.strerror(errno.ENOTDIR),
+                  IsADirectoryError: os.strerror(errno.EISDIR),
+                  PermissionError: os.strerror(errno.EACCES)}
+
+
+def _failed_path(error: OSError, given: list[Path]) -> tuple[Path, str] | None:
+    """(path, reason) of an error about a file or folder the user can fix: from the error's
+    errno and filename, or else a path in its message (whole, or quoted) that is (under) a path
+    option of the command; only such a path is ever shown."""
+    if error.errno in _PATH_ERRNOS and error.filename is not None and error.strerror:
+        return Path(os.fsdecode(error.filename)), error.strerror
+    reason = next((text for kind, text in _PATH_PROBLEMS.items() if isinstance(error, kind)),
+                  None)
+    if reason is None or error.errno is not None:
+        return None
+    # A folder option of "." or "/" would vouch for any text: not evidence of a path.
+    given = [path for path in given if path.absolute() not in (Path.cwd(), Path("/"))]
+    said = [os.fspath(a) for a in error.args if isinstance(a, str | os.PathLike)]
+    for text in [*said, *re.findall(r"'([^'\n]{1,4096})'", " ".join(said))]:
+        candidate = Path(text)
+        if any(candidate == path or path in candidate.parents for path in given):
+            return candidate, reason
+    return None
+
+
+def _explained(name: str, error: Exception, signature: inspect.Signature,
+               options: dict) -> tuple[int, str]:
+    """(exit code, message) for an exception no stage turned into a message."""
+    if isinstance(error, MemoryError):
+        return OUT_OF_MEMORY, (f"txresponse {name}: ran out of memory. Close other programs, "
+                               "use a machine with more memory"
+                               + (", or lower --chunk-patients." if name == "score" else "."))
+    if not isinstance(error, OSError):
+        return INTERNAL_ERROR, internal_error_message(name, error)
+    failed = _failed_path(error, [v for v in options.values() if isinstance(v, Path)])
+    if failed is not None:
+        path, reason = failed
+        message = f"txresponse {name}: {path}: {reason}"
+        if not path.is_absolute():
+            defaulted = [o for o, default in _defaulted_paths(signature, options).items()
+                         if path == default or default in path.parents]
+            if not defaulted:
+                message += f" (in {Path.cwd()})"
+            elif not Path("configs").is_dir():
+                message += (f" (looked in {Path.cwd()}): {PROJECT_HINT}; from elsewhere, "
+                            f"pass {defaulted[0]}")
+            else:
+                message += (f" (in {Path.cwd()}): run the stage that writes it, or pass "
+                            f"{defaulted[0]}")
+        return USER_ERROR, message
+    if error.errno is not None and error.strerror:
+        where = f" ({os.fsdecode(error.filename)})" if error.filename is not None else ""
+        return SYSTEM_ERROR, (f"txresponse {name}: the operating system refused an operation: "
+                              f"{error.strerror}{where}. Fix that (free disk space, check the "
+                              "file system) and run it again.")
+    return INTERNAL_ERROR, internal_error_message(name, error)
+
+
+def _stop(message: str, code: int) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
 
 def _user_errors_as_messages(name: str, main):
-    """The stage's `main`, with a `UserError` printed as its message and exit 2 instead of a
-    traceback (typer reads the signature through `functools.wraps`)."""
+    """The stage's `main`, run so that nothing reaches the terminal as a traceback (typer
+    reads the signature through `functools.wraps`):
+
+    - `UserError`: its message, exit 2; a missing default input is refused before the stage
+      starts (`_preflight`);
+    - a file or folder the system cannot use: the path and the system's reason, exit 2; disk
+      full and other system failures, exit 74; out of memory, exit 71;
+    - Ctrl-C: one line, exit 130;
+    - anything else is a bug: a short notice without the exception's message, exit 70
+      (`TXRESPONSE_DEBUG=1` re-raises it for the full traceback).
+
+    typer's own usage errors and the stages' own exits (`typer.Exit`) pass through unchanged.
+    """
+    signature = inspect.signature(main)
+
     @functools.wraps(main)
     def guarded(*args, **kwargs):
         try:
+            _preflight(name, signature, kwargs)
             return main(*args, **kwargs)
+        except _PASS_THROUGH:
+            raise
         except UserError as error:
-            typer.echo(f"txresponse {name}: {error}", err=True)
-            raise typer.Exit(2) from None
+            raise _stop(f"txresponse {name}: {error}", USER_ERROR) from None
+        except KeyboardInterrupt:
+            raise _stop(f"txresponse {name}: interrupted.", INTERRUPTED) from None
+        except BrokenPipeError:
+            raise  # the reader went away: typer exits quietly
+        except Exception as error:
+            if _debug():
+                raise
+            code, message = _explained(name, error, signature, kwargs)
+            # Chained, not printed: an in-process caller (CliRunner) can still reach the error.
+            raise _stop(message, code) from error
     return guarded
 
 
@@ -52,7 +286,14 @@ class _LazyCommands(TyperGroup):
         if name not in COMMANDS:
             return None
         single = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
-        main = importlib.import_module(COMMANDS[name]).main
+        try:
+            main = importlib.import_module(COMMANDS[name]).main
+        except KeyboardInterrupt:
+            raise _stop(f"txresponse {name}: interrupted.", INTERRUPTED) from None
+        except Exception as error:  # a broken installation: the same notice as any bug
+            if _debug():
+                raise
+            raise _stop(internal_error_message(name, error), INTERNAL_ERROR) from None
         single.command(name)(_user_errors_as_messages(name, main))
         return typer.main.get_command(single)
 

@@ -178,7 +178,10 @@ def main(
                 mlflow.log_metric(key, row["net_benefit_vs_treat_all"])
         mlflow.log_artifact(str(metrics_path), "evaluation")
         mlflow.log_artifact(str(details_path), "evaluation")
-        mlflow.log_artifact(str(predictions_path), "evaluation")
+        if params.evaluate.log_patient_predictions:
+            mlflow.log_artifact(str(predictions_path), "evaluation")
+        mlflow.set_tag("evaluation.patient_predictions_logged",
+                       str(params.evaluate.log_patient_predictions).lower())
         mlflow.log_artifacts(str(figures_dir), "figures")
         if dictionary.exists():
             mlflow.log_artifact(str(dictionary), "features")

@@ -4,7 +4,6 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-import mlflow
 import pandas as pd
 import typer
 from rich.console import Console
@@ -42,8 +41,7 @@ def main(
         predictions, explanations = score(scoring, features, labels,
                                           words=feature_words(dictionary))
     run = json.loads((model_dir / "mlflow_run.json").read_text(encoding="utf-8"))
-    tracking.use_store()
-    run, version = with_version(mlflow.MlflowClient(), run)
+    run, version = with_version(tracking.store_client(), run)
     require_evaluated(is_evaluated(version), f"the model in {model_dir}", allow_unevaluated)
     write_scored(out, predictions, explanations,
                  explanation_meta(scoring, run, params, registries))

@@ -78,8 +78,7 @@ def _local_run(model_dir: Path) -> tuple[dict, object]:
         raise UserError(f"no trained model in {model_dir} (no mlflow_run.json): run the "
                         "pipeline (dvc repro) or pass --model-uri")
     run = json.loads(reference.read_text(encoding="utf-8"))
-    tracking.use_store()
-    return with_version(mlflow.MlflowClient(), run)
+    return with_version(tracking.store_client(), run)
 
 
 def _settings(scoring: ScoringModel, params) -> dict:
@@ -168,9 +167,10 @@ def main(
         else:
             model_folder = model_dir / "candidate"
             run, version = _local_run(model_dir)
+        client = tracking.store_client()
         evaluated = is_evaluated(version) or (
-            version is None and bool(run.get("run_id"))
-            and run_is_evaluated(mlflow.MlflowClient(), run["run_id"]))
+            version is None and bool(run.get("run_id")) and client is not None
+            and run_is_evaluated(client, run["run_id"]))
         require_evaluated(evaluated, f"the model {model_uri or model_dir}", allow_unevaluated)
         scoring = ScoringModel.load(model_folder)
         job = ScoringJob(

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal
 
+import pandas as pd
+
 from pipeline.core.registries import Registries
 
 Kind = Literal["id", "integer", "number", "binary", "category", "text"]
@@ -74,6 +76,35 @@ PATIENT_FLAGS = (
 )
 #: Age is top-coded: 90 means "90 or older" (HIPAA Safe Harbor allows no age above 89).
 AGE_TOP_CODE = 90
+
+#: The patient-id rule. Ids are keys that later stages also use as file names (one HTML report
+#: per patient, `<patient_id>.html`), so only characters that are safe in a file name on every
+#: system are allowed, and nothing that could leave the output folder: no `/`, `\\`, spaces,
+#: line breaks or control characters, no leading dot, no `..`. Ids are compared ignoring case
+#: (`P1` and `p1` are one patient: they would be one file on macOS and Windows).
+PATIENT_ID_PATTERN = r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}"
+#: Names the report folder uses for its own files: a patient `index` would overwrite
+#: `index.html`. Compared ignoring case.
+RESERVED_PATIENT_IDS = frozenset({"index"})
+PATIENT_ID_RULE = (
+    "1 to 64 characters, only letters A-Z/a-z, digits, '.', '_' and '-', starting with a letter "
+    "or digit, without '..', and not the reserved name 'index'; ids equal except for upper/"
+    "lower case are the same id")
+
+
+def patient_key(ids: pd.Series) -> pd.Series:
+    """The form in which two ids are the same patient: ids equal except for case are one id."""
+    return ids.astype(str).str.lower()
+
+
+def breaks_id_rule(ids: pd.Series) -> pd.Series:
+    """True for each non-empty id that breaks the patient-id rule (PATIENT_ID_RULE)."""
+    text = ids.astype(str)
+    # fullmatch, not match: `$` would accept a trailing line break.
+    follows = text.str.fullmatch(PATIENT_ID_PATTERN).fillna(False).astype(bool)
+    return ~follows | text.str.contains("..", regex=False) \
+        | patient_key(text).isin(RESERVED_PATIENT_IDS)
+
 
 _PATIENT_ID = Column(
     "patient_id", "id", "pseudonymous patient key; never a name, MRN, SSN or e-mail",

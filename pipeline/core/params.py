@@ -4,12 +4,38 @@ Loaded once by each stage's `main()`; plain values are then passed to pure funct
 """
 from __future__ import annotations
 
+import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
+                      field_validator, model_validator)
 
 from pipeline.core.errors import UserError, read_yaml_file, validation_problems
+
+# scikit-learn takes seeds up to 2**32 - 1; the bootstrap refits use seed + 1, seed + 2, ...
+# (models/uncertainty.py), so seed + train.uncertainty_replicates must stay within it.
+MAX_SEED = 2**32 - 1
+# Registered model and experiment names appear in model URIs (models:/NAME/VERSION,
+# models:/NAME@ALIAS), file names and the model card: letters, digits, '.', '_' and '-' only.
+SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+
+def _not_bool(value):
+    # YAML reads `yes`/`true` as a boolean, which pydantic would take as the integer 1.
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true/false")
+    return value
+
+
+Int = Annotated[int, BeforeValidator(_not_bool)]
+
+
+def _safe_name(value: str, key: str) -> str:
+    if not SAFE_NAME.fullmatch(value):
+        raise ValueError(f"{key} must be 1-100 letters, digits, '.', '_' or '-', starting "
+                         "with a letter or digit")
+    return value
 
 
 class _Section(BaseModel):
@@ -24,14 +50,21 @@ class DataParams(_Section):
     # params file says the cohort was simulated (the demo's does).
     origin: Literal["simulated", "real"] = "real"
 
+    @field_validator("raw_dir", mode="before")
+    @classmethod
+    def _raw_dir(cls, value):
+        if isinstance(value, str) and not value.strip():
+            raise ValueError("must name the folder of raw tables, not be empty")
+        return value
+
 
 class TargetParams(_Section):
     """What counts as a good outcome (see docs/data-contract.md, "Outcome")."""
 
-    instrument: str = "madrs"
+    instrument: str = Field("madrs", min_length=1)
     definition: Literal["response", "remission"] = "response"
-    baseline_window: tuple[int, int] = (-14, 0)
-    endpoint_window: tuple[int, int] = (10, 28)
+    baseline_window: tuple[Int, Int] = (-14, 0)
+    endpoint_window: tuple[Int, Int] = (10, 28)
     min_reduction: float = 0.5
     # A patient with a baseline but no endpoint rating: left out, or counted as not reaching
     # the outcome (features/estimand.py; the default is argued in docs/training.md).
@@ -53,8 +86,9 @@ class TargetParams(_Section):
 class FeaturesParams(_Section):
     """What is known when the prediction is made (see docs/features.md)."""
 
-    prediction_day: int = 0
-    biomarker_lookback_days: int = Field(90, ge=0)
+    # Any day relative to the first session (negative: before treatment starts).
+    prediction_day: Int = 0
+    biomarker_lookback_days: Int = Field(90, ge=0)
 
 
 class ValidateParams(_Section):
@@ -75,15 +109,28 @@ class SplitParams(_Section):
     test_fraction: float = Field(0.25, gt=0, lt=1)
     holdout_site: str | None = None
 
+    @field_validator("holdout_site")
+    @classmethod
+    def _site(cls, value: str | None) -> str | None:
+        if value is not None and not value.strip():
+            raise ValueError("must name a site (a value of patients.site), or be null for a "
+                             "stratified split")
+        return value
+
 
 class TrainParams(_Section):
     model: Literal["auto", "lightgbm", "logistic"] = "auto"
     calibrator: Literal["platt", "isotonic"] = "platt"
-    cv_folds: int = Field(5, ge=2)
-    search_budget: int = Field(12, ge=1)       # candidates tried per classifier
-    uncertainty_replicates: int = Field(20, ge=0)  # bootstrap refits for per-patient intervals
+    cv_folds: Int = Field(5, ge=2)
+    search_budget: Int = Field(12, ge=1)       # candidates tried per classifier
+    uncertainty_replicates: Int = Field(20, ge=0)  # bootstrap refits for per-patient intervals
     experiment: str = "txresponse"
     registered_model: str = "txresponse-response"
+
+    @field_validator("experiment", "registered_model")
+    @classmethod
+    def _names(cls, value: str, info) -> str:
+        return _safe_name(value, f"train.{info.field_name}")
 
 
 class PoorSubgroupParams(BaseModel):
@@ -107,19 +154,41 @@ class PoorSubgroupParams(BaseModel):
 
 
 class EvaluateParams(_Section):
-    bootstrap_resamples: int = Field(1000, ge=200)
+    bootstrap_resamples: Int = Field(1000, ge=200)
+    # Probabilities where sensitivity, PPV and net benefit are reported; net benefit weighs
+    # false positives by t / (1 - t), so 0 and 1 are excluded.
     thresholds: list[float] = [0.3, 0.5, 0.7]
-    min_subgroup_n: int = 30
-    min_subgroup_events: int = 10
+    min_subgroup_n: Int = Field(30, ge=1)
+    min_subgroup_events: Int = Field(10, ge=1)  # responders and non-responders, each
     poor_subgroup: PoorSubgroupParams = PoorSubgroupParams()
+    # Log evaluation/test_predictions.csv (pseudonymous id, label, probabilities of the test
+    # patients) to the MLflow run. Reviewers need it to pair two runs patient by patient;
+    # sites whose governance forbids patient-level rows in the store turn it off, and
+    # compare/promote fall back to unpaired statistics (docs/security.md).
+    log_patient_predictions: bool = True
+
+    @field_validator("thresholds")
+    @classmethod
+    def _thresholds(cls, values: list[float]) -> list[float]:
+        if not values:
+            raise ValueError("list at least one threshold")
+        if not all(0 < t < 1 for t in values):
+            raise ValueError("every threshold must lie strictly between 0 and 1")
+        if len(set(values)) != len(values):
+            raise ValueError("a threshold is listed twice")
+        return values
 
 
 class ReportParams(_Section):
-    max_patients: int = Field(1000, ge=1)
+    max_patients: Int = Field(1000, ge=1)
+
+
+# Sections a params file may leave empty (`evaluate:` with every key commented out): defaults.
+_SECTIONS = ("target", "validate", "features", "split", "train", "evaluate", "report")
 
 
 class Params(_Section):
-    seed: int
+    seed: Int = Field(ge=0, le=MAX_SEED)
     data: DataParams
     target: TargetParams = TargetParams()
     # `validate` would shadow a pydantic method; the YAML key is still `validate`.
@@ -130,11 +199,28 @@ class Params(_Section):
     evaluate: EvaluateParams = EvaluateParams()
     report: ReportParams = ReportParams()
 
+    @model_validator(mode="before")
+    @classmethod
+    def _empty_sections(cls, raw):
+        if isinstance(raw, dict):
+            raw = {k: {} if k in _SECTIONS and v is None else v for k, v in raw.items()}
+        return raw
+
+    @model_validator(mode="after")
+    def _seeds(self) -> Params:
+        if self.seed + self.train.uncertainty_replicates > MAX_SEED:
+            raise ValueError(f"seed + train.uncertainty_replicates must not exceed {MAX_SEED} "
+                             "(the bootstrap refits use seed + 1, seed + 2, ...)")
+        return self
+
 
 def load_params(path: Path | str = "configs/params.yaml") -> Params:
     """Read and validate the params file; a missing or unreadable file, or a key with a wrong
     value, raises `UserError` naming the file and the key."""
-    raw = read_yaml_file(path, "params file", "--params") or {}
+    raw = read_yaml_file(path, "params file", "--params")
+    if not isinstance(raw, dict):
+        raise UserError(f"{path}: expected a mapping of sections (seed:, data:, target:, ...), "
+                        f"found {'nothing' if raw is None else type(raw).__name__}")
     try:
         return Params.model_validate(raw)
     except ValidationError as error:

@@ -10,7 +10,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline.core.errors import UserError, read_yaml_file, validation_problems
+from pipeline.core.errors import UserError, missing_path, read_yaml_file, validation_problems
 
 
 class _Strict(BaseModel):
@@ -96,26 +96,37 @@ class Registries(_Strict):
     covariates: dict[str, Covariate]
 
 
-def _load_keyed(path: Path, model: type[_Strict]) -> dict:
-    raw = read_yaml_file(path, "registry", "--configs") or {}
+def _load_keyed(path: Path, model: type[_Strict], what: str) -> dict:
+    raw = read_yaml_file(path, what, "--configs")
+    if raw is None:
+        return {}
     if not isinstance(raw, dict):
-        raise UserError(f"{path}: expected a mapping of key -> settings")
+        raise UserError(f"{path}: expected a mapping of key -> settings, found "
+                        f"{type(raw).__name__}")
     entries = {}
     for key, spec in raw.items():
         if not isinstance(spec, dict | None):
-            raise UserError(f"{path}: {key}: expected a mapping of settings")
+            raise UserError(f"{path}: {key}: expected a mapping of settings, found "
+                            f"{type(spec).__name__}")
+        if spec and "key" in spec:
+            raise UserError(f"{path}: {key}: the key is the entry's name; remove 'key:'")
         try:
-            entries[key] = model(key=key, **(spec or {}))
+            entries[key] = model.model_validate({**(spec or {}), "key": key})
         except ValidationError as error:
             raise UserError(f"{path}: {validation_problems(error, prefix=str(key))}") from None
     return entries
 
 
 def load_registries(config_dir: Path | str = "configs") -> Registries:
-    """Read `instruments.yaml`, `biomarkers.yaml` and `covariates.yaml` from `config_dir`."""
+    """Read `instruments.yaml`, `biomarkers.yaml` and `covariates.yaml` from `config_dir`; a
+    missing, unreadable or invalid file raises `UserError` (one line) naming it."""
     config_dir = Path(config_dir)
+    if not config_dir.is_dir():
+        raise UserError(missing_path(config_dir, "configuration folder", "--configs",
+                                     folder=True))
     return Registries(
-        instruments=_load_keyed(config_dir / "instruments.yaml", Instrument),
-        biomarkers=_load_keyed(config_dir / "biomarkers.yaml", Biomarker),
-        covariates=_load_keyed(config_dir / "covariates.yaml", Covariate),
+        instruments=_load_keyed(config_dir / "instruments.yaml", Instrument,
+                                "instrument registry"),
+        biomarkers=_load_keyed(config_dir / "biomarkers.yaml", Biomarker, "biomarker registry"),
+        covariates=_load_keyed(config_dir / "covariates.yaml", Covariate, "covariate registry"),
     )

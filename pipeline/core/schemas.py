@@ -1,16 +1,16 @@
 """pandera schemas for the contract tables, built from `contract.py` and the registries.
 
 One schema per table checks a typed frame: column presence, types, allowed values, ranges,
-nullability, unique `patient_id` in `patients`, and ranges that depend on another column of the
-same row (a score's range depends on its instrument). Cross-table rules are the validate
-stage's job.
+nullability, the patient-id rule, unique `patient_id` in `patients` (ignoring case), and ranges
+that depend on another column of the same row (a score's range depends on its instrument).
+Cross-table rules are the validate stage's job.
 """
 from __future__ import annotations
 
 import pandas as pd
 import pandera.pandas as pa
 
-from pipeline.core.contract import Column, Table, contract_tables
+from pipeline.core.contract import Column, Table, breaks_id_rule, contract_tables, patient_key
 from pipeline.core.registries import Registries
 
 # Nullable pandas dtypes keep integers integral when a cell is empty.
@@ -36,8 +36,22 @@ def _column_checks(column: Column) -> list[pa.Check]:
     if column.max is not None:
         checks.append(pa.Check.le(column.max))
     if column.kind == "id":
-        checks.append(pa.Check.str_length(min_value=1, max_value=64))
+        checks.append(_id_rule_check())
     return checks
+
+
+# The two id checks carry the validate stage's own check names (pipeline/validation/checks.py),
+# so a failure is reported under the name a person reads. (No `error=` text: pandera would
+# report it in place of the name.)
+def _id_rule_check() -> pa.Check:
+    """Every id follows the patient-id rule (contract.PATIENT_ID_RULE)."""
+    return pa.Check(lambda ids: ~breaks_id_rule(ids), name="invalid_patient_id")
+
+
+def _unique_id_check() -> pa.Check:
+    """No two rows share an id, ignoring case; every copy fails (the right one is unknown)."""
+    return pa.Check(lambda ids: ~patient_key(ids).duplicated(keep=False),
+                    name="duplicate_patient_id")
 
 
 def _row_range_check(value_column: str, key_column: str,
@@ -74,8 +88,9 @@ def _row_whole_check(value_column: str, key_column: str, whole_keys: list[str]) 
 def table_schema(table: Table, registries: Registries) -> pa.DataFrameSchema:
     columns = {
         c.name: pa.Column(
-            _DTYPES[c.kind], checks=_column_checks(c), nullable=not (c.required and not c.nullable),
-            required=c.required, coerce=True, unique=(c.kind == "id" and table.name == "patients"),
+            _DTYPES[c.kind], checks=_column_checks(c) + (
+                [_unique_id_check()] if c.kind == "id" and table.name == "patients" else []),
+            nullable=not (c.required and not c.nullable), required=c.required, coerce=True,
         )
         for c in table.columns
     }

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from pipeline.core.contract import PATIENT_ID_RULE
+
 #: check -> (reason, with {column} filled in; how to fix)
 CHECKS: dict[str, tuple[str, str]] = {
     "not_a_number": (
@@ -39,15 +41,19 @@ CHECKS: dict[str, tuple[str, str]] = {
         "Markers flagged `integer: true` in configs/biomarkers.yaml (allele counts) take whole "
         "numbers only."),
     "invalid_patient_id": (
-        "{column} is empty or longer than 64 characters",
-        "Give every row the patient's pseudonymous study id."),
+        "{column} breaks the patient-id rule (" + PATIENT_ID_RULE + ")",
+        "Give every row the patient's pseudonymous study id, following the rule in "
+        "docs/data-contract.md: no spaces, slashes, line breaks or other punctuation. Rows of "
+        "the other tables for this patient are held back with it."),
     "duplicate_row": (
         "exact copy of an earlier row (the first copy was kept)",
         "Remove repeated rows from the export; an exact copy adds nothing but weight."),
     "duplicate_patient_id": (
-        "{column} appears on more than one row of patients; every copy is held back because "
-        "the right one cannot be told",
-        "Keep exactly one row per patient in patients."),
+        "{column} appears on more than one row of patients (ids that differ only in upper/lower "
+        "case count as the same id); every copy is held back because the right one cannot be "
+        "told",
+        "Keep exactly one row per patient in patients, and give different patients ids that "
+        "differ by more than case."),
     "orphan_patient": (
         "{column} is not in the patients table",
         "Add the patient to patients, or correct the id on this row."),

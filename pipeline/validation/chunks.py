@@ -18,6 +18,7 @@ Parquet file per chunk it touches, so peak memory follows the piece and the chun
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -28,7 +29,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from pipeline.core.contract import Table
+from pipeline.core.contract import Table, patient_key
 from pipeline.validation.deid import find_identifiers, refuse_identifiers
 from pipeline.validation.errors import ExitCode, StructuralError
 from pipeline.validation.reading import (
@@ -107,14 +108,21 @@ class Partition:
     patient_ids: pd.Index           # distinct non-empty ids of `patients`, first-seen order
     chunk_patients: int
 
+    @functools.cached_property
+    def patient_keys(self) -> pd.Index:
+        """Distinct `patient_key`s, first-seen order: ids equal but for case are one patient
+        (the contract's rule), so they share a chunk and the duplicate check sees them both."""
+        return pd.Index(patient_key(self.patient_ids.to_series()).unique())
+
     @property
     def n_chunks(self) -> int:
-        return max(1, math.ceil(len(self.patient_ids) / self.chunk_patients))
+        return max(1, math.ceil(len(self.patient_keys) / self.chunk_patients))
 
     def chunk_of(self, ids: pd.Series) -> np.ndarray:
         """The chunk of each raw `patient_id`: its block, or a hashed chunk when unknown."""
-        position = self.patient_ids.get_indexer(ids)
-        hashed = pd.util.hash_array(ids.to_numpy(dtype=object)) % np.uint64(self.n_chunks)
+        keys = patient_key(ids)
+        position = self.patient_keys.get_indexer(keys)
+        hashed = pd.util.hash_array(keys.to_numpy(dtype=object)) % np.uint64(self.n_chunks)
         return np.where(position >= 0, position // self.chunk_patients,
                         hashed.astype(np.int64))
 
@@ -147,7 +155,7 @@ def _ungated(piece: pd.DataFrame, layout: Partition) -> pd.DataFrame:
     so they are blanked here (the gate skips empty cells) instead of checked once per table."""
     if "patient_id" not in piece.columns:
         return piece
-    known = layout.patient_ids.get_indexer(piece["patient_id"]) >= 0
+    known = layout.patient_keys.get_indexer(patient_key(piece["patient_id"])) >= 0
     return piece.assign(patient_id=piece["patient_id"].where(~known, ""))
 
 

@@ -13,7 +13,8 @@ from enum import IntEnum
 class ExitCode(IntEnum):
     """Exit codes of `txresponse validate` (docs/validation.md lists them for users).
 
-    2 is left to the command-line parser (a wrong option), 1 to unexpected crashes.
+    2 is left to the command-line parser (a wrong option) and other user errors, 70 to
+    unexpected crashes (pipeline/cli.py).
     """
 
     OK = 0

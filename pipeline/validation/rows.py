@@ -1,5 +1,6 @@
 """Row-level checks on one table: exact duplicate rows, unreadable cells, and the contract's
-pandera schema (types, allowed values, ranges, required values, unique `patient_id`).
+pandera schema (types, allowed values, ranges, required values, the patient-id rule and
+unique `patient_id`, ignoring case).
 
 Validation is lazy: pandera collects every failure of every row in one pass. Exact duplicates
 are set aside first (the first copy is kept, the copies are quarantined): a copy carries no
@@ -17,18 +18,16 @@ import pandas as pd
 import pandera.pandas as pa
 
 from pipeline.core.contract import Table
-from pipeline.validation.checks import combine, failures, no_failures
+from pipeline.validation.checks import CHECKS, combine, failures, no_failures
 from pipeline.validation.parsing import parse_table
 
 
 def _check_name(check: str, column: str, row_ranges: dict[str, str]) -> str:
     """Our name for a pandera check, as reported in `failure_cases`."""
+    if check in CHECKS:  # the schema's own checks carry our names (the patient-id checks)
+        return check
     if check == "not_nullable":
         return "required_value_missing"
-    if check == "field_uniqueness":
-        return "duplicate_patient_id"
-    if check.startswith("str_length"):
-        return "invalid_patient_id"
     if check.startswith("isin"):
         return "not_allowed_value"
     if column in row_ranges:  # dataframe-level checks on a value whose range depends on a key

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pipeline.core.contract import Table
+from pipeline.validation.deid import column_finding
 from pipeline.validation.errors import ExitCode, Finding, StructuralError
 from pipeline.validation.reading import RawTable
 
@@ -17,11 +18,13 @@ def check_structure(raws: dict[str, RawTable], tables: dict[str, Table]) -> None
                     raw.file, column.name, "a required column is missing",
                     f"Add the column '{column.name}' ({column.description}); "
                     "see docs/data-contract.md."))
-        for column in raw.frame.columns:
+        for position, column in enumerate(raw.frame.columns, start=1):
             if column not in table.column_names:
-                extra.append(Finding(
-                    raw.file, column, "the column is neither in the data contract nor declared "
-                    "in configs/covariates.yaml",
+                # The gate has refused identifying names already; this names a column by
+                # position too when its name looks like one, so no path can echo it.
+                extra.append(column_finding(
+                    raw.file, column, position, "the column is neither in the data contract nor "
+                    "declared in configs/covariates.yaml",
                     "Remove the column, fix its name if it is a contract column misspelt, or "
                     "declare it in configs/covariates.yaml (patients only)."))
         if table.required and raw.frame.empty:

@@ -205,7 +205,9 @@ def run_stage(stage: str, layout: Layout, max_patients: int) -> StageResult:
 
     args = stage_args(stage, layout, max_patients)
     started = time.perf_counter()
-    result = CliRunner().invoke(app, args, catch_exceptions=True, color=False)
+    # TXRESPONSE_DEBUG: a crash stays an exception here, not the exit 70 message users see.
+    result = CliRunner().invoke(app, args, catch_exceptions=True, color=False,
+                                env={"TXRESPONSE_DEBUG": "1"})
     return StageResult(stage, args, result.exit_code, result.output, result.exception,
                        time.perf_counter() - started)
 

@@ -44,7 +44,7 @@ def test_chunks_quarantine_and_pass_exactly_the_rows_the_whole_folder_does(
         messy, tmp_path, chunk_patients, read_rows):
     whole, _ = validate_folder(messy, REGISTRIES, 1.0)
     split, chunks = _chunked(messy, tmp_path, chunk_patients, read_rows)
-    assert split.n_chunks == -(-len(split.patient_ids) // chunk_patients)
+    assert split.n_chunks == -(-len(split.patient_keys) // chunk_patients)
     for name, outcome in whole.items():
         quarantined = pd.concat([c[name].quarantined for c in chunks])
         assert len(outcome.quarantined) > 0  # the messy cohort has faults in every table
