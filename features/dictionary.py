@@ -1,10 +1,15 @@
 """The feature dictionary, generated from the registry: what each feature means, its unit, when
-it is known and how often it is missing in this cohort."""
+it is known and how often it is missing in this cohort.
+
+Names, labels, units and meanings come from the registries in configs/ (and category names from
+data), so every cell of the Markdown goes through `escape_markdown_text`: a label holding
+`<script>` or a pipe shows as text and stays in its cell. The JSON rows keep the text as is."""
 from __future__ import annotations
 
 import pandas as pd
 
 from features.registry import FeatureRegistry
+from pipeline.core.escaping import escape_markdown_text
 
 
 def dictionary_rows(registry: FeatureRegistry, table: pd.DataFrame,
@@ -31,6 +36,10 @@ def dictionary_rows(registry: FeatureRegistry, table: pd.DataFrame,
     ]
 
 
+def _cells(row: dict, *keys: str) -> list[str]:
+    return [escape_markdown_text(str(row[key])) for key in keys]
+
+
 def dictionary_markdown(rows: list[dict], prediction_day: int, n_patients: int) -> str:
     lines = [
         "# Feature dictionary",
@@ -46,8 +55,10 @@ def dictionary_markdown(rows: list[dict], prediction_day: int, n_patients: int) 
         if not r.get("used_by_model", True):
             continue
         missing = "" if r["missing_share"] is None else f"{100 * r['missing_share']:.1f} %"
-        lines.append(f"| `{r['name']}` | {r['label']} | {r['meaning']} | {r['unit']} | "
-                     f"{r['kind']} | {r['known']} | {r['sources']} | {missing} |")
+        name, label, meaning, unit, kind, known, sources = _cells(
+            r, "name", "label", "meaning", "unit", "kind", "known", "sources")
+        lines.append(f"| `{name}` | {label} | {meaning} | {unit} | {kind} | {known} | "
+                     f"{sources} | {missing} |")
     left_out = [r for r in rows if not r.get("used_by_model", True)]
     if left_out:
         lines += [
@@ -60,6 +71,6 @@ def dictionary_markdown(rows: list[dict], prediction_day: int, n_patients: int) 
             "| feature | label | left out because |",
             "|---|---|---|",
         ]
-        lines += [f"| `{r['name']}` | {r['label']} | {r['left_out_because']} |"
+        lines += ["| `{}` | {} | {} |".format(*_cells(r, "name", "label", "left_out_because"))
                   for r in left_out]
     return "\n".join(lines) + "\n"

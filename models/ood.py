@@ -19,6 +19,7 @@ import pandas as pd
 
 from features.course import ALTERNATIVES
 from models.layout import FeatureLayout
+from pipeline.core.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -35,7 +36,21 @@ class DomainReference:
 
     @classmethod
     def load(cls, path: Path) -> DomainReference:
-        return cls(**json.loads(path.read_text(encoding="utf-8")))
+        """Read `domain.json`; a malformed file (it may come from a store others can write) is
+        refused with a message, not a traceback."""
+        try:
+            reference = cls(**json.loads(path.read_text(encoding="utf-8")))
+            numbers = [*reference.center, *reference.scale, reference.distance_threshold,
+                       reference.missing_threshold, *sum(reference.inverse_covariance, [])]
+            if not all(isinstance(x, (int, float)) for x in numbers) or \
+                    len(reference.center) != len(reference.numeric) or \
+                    len(reference.scale) != len(reference.numeric):
+                raise ValueError("wrong types or lengths")
+        except (ValueError, TypeError, UnicodeDecodeError) as error:
+            raise UserError(f"{path} is not a txresponse out-of-distribution reference "
+                            f"({type(error).__name__}); retrain or restore the model "
+                            "folder") from None
+        return reference
 
 
 def _standardised(frame: pd.DataFrame, numeric: list[str], center, scale) -> np.ndarray:

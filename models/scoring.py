@@ -21,6 +21,7 @@ from models.layout import KEY
 from models.ood import DomainReference, flag, missing_characteristics
 from models.uncertainty import interval_description, load_replicates
 from pipeline.core.atomic import write_text
+from pipeline.core.escaping import write_csv
 
 INTERVAL_LEVEL = 0.95
 
@@ -182,6 +183,6 @@ def write_scored(out: Path, predictions: pd.DataFrame, explanations: pd.DataFram
     meta = meta | {"base_probability": float(predictions["base_probability"].iloc[0])
                    if len(predictions) else None}
     # Each file is replaced whole (a stopped run never leaves half a table).
-    write_text(out / "predictions.csv", predictions.to_csv(index=False, lineterminator="\n"))
-    write_text(out / "explanations.csv", explanations.to_csv(index=False, lineterminator="\n"))
+    write_csv(predictions, out / "predictions.csv")  # formulas neutralised, one rename each
+    write_csv(explanations, out / "explanations.csv")
     write_text(out / "explanations_meta.json", json.dumps(meta, indent=2) + "\n")

@@ -154,6 +154,9 @@ def save_replicates(replicates: list[ResponseModel], folder: Path) -> None:
 
 
 def load_replicates(folder: Path) -> list[ResponseModel]:
+    """The refits saved by `save_replicates`. Each is a model folder like the candidate's and
+    goes through the same checks (`ResponseModel.load`: exact allow-list of skops types, LightGBM
+    text read in Python first), so a tampered replicate is refused like a tampered model."""
     if not folder.exists():
         return []
     return [ResponseModel.load(path) for path in sorted(folder.iterdir()) if path.is_dir()]

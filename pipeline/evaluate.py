@@ -20,7 +20,7 @@ from models.evaluation import evaluate, test_set
 from models.metrics import INTERVAL_METHOD
 from models.subgroups import PoorSubgroupRule
 from pipeline.core.atomic import staged_folder, write_text
-from pipeline.core.escaping import write_csv  # test_predictions.csv: formulas neutralised
+from pipeline.core.escaping import write_csv
 from pipeline.core.params import load_params
 from pipeline.core.tables import read_sites
 

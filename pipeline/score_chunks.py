@@ -30,6 +30,7 @@ from features.records import known_on
 from features.registry import FeatureRegistry
 from models.scoring import ScoringModel, feature_words, score
 from pipeline.core.contract import Table, contract_tables
+from pipeline.core.escaping import csv_text
 from pipeline.core.registries import load_registries
 from pipeline.core.schemas import contract_schemas
 from pipeline.validation.chunks import Partition
@@ -103,7 +104,7 @@ def _start_worker(job: ScoringJob) -> None:
 
 def _write(frame: pd.DataFrame, path: Path, file_format: str) -> None:
     if file_format == "csv":
-        frame.to_csv(path, index=False, lineterminator="\n")
+        path.write_text(csv_text(frame), encoding="utf-8")  # formulas neutralised
     else:
         # Text columns as pandas strings, so that an all-empty column in one chunk keeps the
         # same Parquet type as in the others and the parts append into one file.
@@ -144,8 +145,8 @@ def score_chunk(chunk: int, loaded: LoadedJob | None = None) -> ChunkResult:
         result.rows_in[name] = outcome.rows_in
         result.quarantined[name] = len(outcome.quarantined)
         if len(outcome.quarantined):
-            outcome.quarantined.to_csv(folder / "quarantine" / f"{name}.csv", index=False,
-                                       lineterminator="\n")
+            (folder / "quarantine" / f"{name}.csv").write_text(
+                csv_text(outcome.quarantined), encoding="utf-8")
     lap("write")
 
     if job.report_ids is None:

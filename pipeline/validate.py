@@ -13,10 +13,10 @@ import typer
 from rich.console import Console
 
 from pipeline.core.atomic import staged_folder, write_text
+from pipeline.core.escaping import write_csv
 from pipeline.core.params import load_params
 from pipeline.core.registries import load_registries
 from pipeline.core.schemas import contract_schemas
-from pipeline.core.tables import write_csv
 from pipeline.validation.errors import ExitCode, StructuralError
 from pipeline.validation.quarantine import TableOutcome
 from pipeline.validation.report import render_html

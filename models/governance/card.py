@@ -3,17 +3,26 @@
 Everything on the card is an aggregate — counts, shares, metrics, subgroup labels — never a
 patient row or identifier. Numbers are formatted here so the Markdown and HTML templates only
 lay them out.
+
+Text that comes from data, configuration or the tracking store (site and category names,
+labels, scale names, reasons, run names and tags) is escaped here, once, by `_text`: HTML
+special characters become entities and pipes and line breaks cannot break a table row. The
+result is a `Markup` string, so the Markdown shows it as text and the HTML template, which
+autoescapes everything else, does not escape it a second time.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
 
+from markupsafe import Markup
+
 from features.labels import OUTCOME_WORDS
 from models.governance.narrative import intended_use, limitations
 from models.governance.tripod import checklist
 from models.subgroups import PoorSubgroupRule, judge
 from models.uncertainty import interval_description
+from pipeline.core.escaping import escape_markdown_text
 
 ROLES = ("candidate_calibrated", "candidate_uncalibrated", "comparator_calibrated")
 # (key, name, what it means, digits)
@@ -51,6 +60,17 @@ class CardInputs:
     data_origin: str = "simulated"                    # simulated | real
 
 
+def _text(value):
+    """Untrusted text made safe for both card formats (see the module docstring); numbers and
+    None pass through. Only for element content: the templates never put a value inside an
+    HTML attribute."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, Markup):
+        return value
+    return Markup(escape_markdown_text(str(value)))
+
+
 def _num(value, digits: int = 3) -> str:
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "—"
@@ -67,23 +87,25 @@ def _interval(value, ci, digits: int) -> str:
 
 def _instrument_label(target: dict) -> str:
     """The scale as clinicians write it (PHQ-9, not phq9); older reports hold only the key."""
-    return str(target.get("instrument_label") or str(target.get("instrument", "madrs")).upper())
+    return _text(str(target.get("instrument_label") or
+                     str(target.get("instrument", "madrs")).upper()))
 
 
 def _label_definition(target: dict) -> str:
     instrument = _instrument_label(target)
     low, high = target.get("endpoint_window", (10, 28))
     base_low, base_high = target.get("baseline_window", (-14, 0))
-    timing = (f"baseline = last {instrument} in days {base_low} to {base_high}; endpoint = last "
-              f"{instrument} in days {low} to {high}")
+    low, high, base_low, base_high = map(_text, (low, high, base_low, base_high))
+    timing = Markup("baseline = last {} in days {} to {}; endpoint = last {} in days {} to {}") \
+        .format(instrument, base_low, base_high, instrument, low, high)
     if target.get("definition") == "remission":
         threshold = target.get("remission_max")
         at_most = f" ({threshold:g} or less)" if isinstance(threshold, int | float) else ""
-        return (f"Remission: endpoint {instrument} at or below the remission threshold"
-                f"{at_most} ({timing}).")
+        return Markup("Remission: endpoint {} at or below the remission threshold{} ({}).") \
+            .format(instrument, at_most, timing)
     share = float(target.get("min_reduction", 0.5))
-    return (f"Response: endpoint {instrument} at least {share:.0%} below baseline, i.e. endpoint "
-            f"≤ {1 - share:.2f} × baseline ({timing}).")
+    return Markup("Response: endpoint {} at least {} below baseline, i.e. endpoint ≤ {} × "
+                  "baseline ({}).").format(instrument, f"{share:.0%}", f"{1 - share:.2f}", timing)
 
 
 def _estimand(estimand: dict | None) -> str:
@@ -103,8 +125,10 @@ def _estimand(estimand: dict | None) -> str:
                         "2.5 points in the simulator (docs/benchmarks.md, \"Estimand\"), more "
                         "where patients stop for reasons unrelated to benefit.",
     }.get(estimand.get("missing_endpoint"), "")
-    return (f"`target.missing_endpoint: {estimand.get('missing_endpoint')}` — "
-            f"{estimand.get('description', '')} ({counts}).{direction}")
+    # A plain string (its constant quotes are escaped by the HTML template as before); the
+    # recorded values in it are escaped here.
+    return (f"`target.missing_endpoint: {_text(str(estimand.get('missing_endpoint')))}` — "
+            f"{_text(estimand.get('description', ''))} ({counts}).{direction}")
 
 
 def _data(i: CardInputs) -> dict:
@@ -128,6 +152,7 @@ def _data(i: CardInputs) -> dict:
     ]
     period += [(f"Observed in {table}", f"days {lo} to {hi}")
                for table, (lo, hi) in (i.observed_days or {}).items()]
+    period = [(_text(what), _text(when)) for what, when in period]
     quarantine = i.validation.get("totals", {})
     # What the model was trained on (the train stage's development patients) decides which
     # registered features count; the features report is the fallback for older runs.
@@ -137,35 +162,38 @@ def _data(i: CardInputs) -> dict:
     # missing by design in the other form: not a gap in the data.
     missing = sorted((r for r in used if r.get("missing_share") and not r.get("alternatives")),
                      key=lambda r: -r["missing_share"])
-    labels = {r["name"]: r.get("label", r["name"]) for r in f.get("dictionary", [])}
+    labels = {r["name"]: _text(r.get("label", r["name"])) for r in f.get("dictionary", [])}
     return {
         "origin": i.data_origin,
-        "raw_dir": i.run_tags.get("raw_dir", "—"),
+        "raw_dir": _text(i.run_tags.get("raw_dir", "—")),
         "patients": f.get("patients"), "labelled": f.get("labelled"),
         "unlabelled": f.get("unlabelled"),
-        "unlabelled_by_reason": sorted(f.get("unlabelled_by_reason", {}).items()),
+        "unlabelled_by_reason": sorted((_text(reason), n) for reason, n in
+                                       f.get("unlabelled_by_reason", {}).items()),
         "prevalence": _num(f.get("label_prevalence"), 3),
         "n_development": i.training.get("n_development"),
         "development_prevalence": _num(i.training.get("development_prevalence"), 3),
         "n_test": n_test, "test_prevalence": _num(m.get("prevalence"), 3),
         "test_events": round(n_test * m["prevalence"]) if n_test and m.get("prevalence")
         else "—",
-        "split": m.get("model", {}).get("split", "—"),
-        "sites": sorted(sites.items()), "sites_from": sites_from,
+        "split": _text(m.get("model", {}).get("split", "—")),
+        "sites": sorted((_text(str(site)), n) for site, n in sites.items()),
+        "sites_from": sites_from,
         "period": period, "label": _label_definition(target),
         "estimand": _estimand(f.get("estimand")),
         "n_features": len(i.training["features_used"]) if "features_used" in i.training
         else f.get("features"),
-        "left_out": [{"feature": name, "label": labels.get(name, name), "reason": reason}
-                     for name, reason in left_out.items()],
-        "missing": [{"feature": r["name"], "label": r.get("label", r["name"]),
-                     "share": f"{r['missing_share']:.1%}", "sources": r.get("sources", "")}
+        "left_out": [{"feature": _text(name), "label": labels.get(name, _text(name)),
+                      "reason": _text(reason)} for name, reason in left_out.items()],
+        "missing": [{"feature": _text(r["name"]), "label": _text(r.get("label", r["name"])),
+                     "share": f"{r['missing_share']:.1%}", "sources": _text(r.get("sources", ""))}
                     for r in missing],
         "complete_features": sum(1 for r in used if not r.get("missing_share")),
-        "validation_status": i.validation.get("status", "—"),
+        "validation_status": _text(i.validation.get("status", "—")),
         "rows_in": quarantine.get("rows_in"), "quarantined": quarantine.get("quarantined"),
         "quarantine_tables": [
-            {"table": name, "rows_in": t.get("rows_in"), "quarantined": t.get("quarantined"),
+            {"table": _text(name), "rows_in": t.get("rows_in"),
+             "quarantined": t.get("quarantined"),
              "share": f"{t.get('quarantined_fraction', 0):.1%}"}
             for name, t in i.validation.get("tables", {}).items() if t.get("supplied")],
     }
@@ -178,14 +206,16 @@ def _model(i: CardInputs) -> dict:
     size = math.prod(len(v) for v in space.values()) if space else 0
     calibrator = chosen.get("calibrator", {})
     return {
-        "classifier": t["candidate"], "comparator": t.get("comparator"),
-        "selection": t.get("selection"),
-        "hyperparameters": sorted(chosen.get("chosen_hyperparameters", {}).items()),
-        "search_space": sorted((k, ", ".join(map(str, v))) for k, v in space.items()),
+        "classifier": _text(t["candidate"]), "comparator": _text(t.get("comparator")),
+        "selection": _text(t.get("selection")),
+        "hyperparameters": sorted((_text(k), _text(v)) for k, v in
+                                  chosen.get("chosen_hyperparameters", {}).items()),
+        "search_space": sorted((_text(k), _text(", ".join(map(str, v))))
+                               for k, v in space.items()),
         "search_space_size": size, "candidates_tried": len(chosen.get("candidates", [])),
-        "cv": [(name, _num(c.get("cv_log_loss"), 4), _num(c.get("cv_auroc"), 3))
+        "cv": [(_text(name), _num(c.get("cv_log_loss"), 4), _num(c.get("cv_auroc"), 3))
                for name, c in t["classifiers"].items()],
-        "calibrator": calibrator.get("method", t.get("calibrator")),
+        "calibrator": _text(calibrator.get("method", t.get("calibrator"))),
         "calibrator_map": (f"calibrated log-odds = {calibrator['intercept']:+.3f} + "
                            f"{calibrator['slope']:.3f} × model log-odds")
         if calibrator.get("method") == "platt" else "isotonic (monotone step function)",
@@ -241,7 +271,7 @@ def _performance(i: CardInputs) -> dict:
         notes.append("ICI cannot be negative and a resample with repeated patients looks less "
                      "well calibrated than the sample, so the ICI interval sits mostly above its "
                      "estimate: read it as a rough range.")
-    return {"roles": names, "rows": rows, "thresholds": thresholds,
+    return {"roles": [_text(name) for name in names], "rows": rows, "thresholds": thresholds,
             "threshold_intervals": any(r.get("sensitivity_ci") for r in
                                        i.evaluation.get("thresholds", [])),
             "net_benefit": net_benefit,
@@ -267,10 +297,10 @@ def _subgroups(i: CardInputs) -> list[dict]:
         if poor is None:
             poor = judge(r, rule) if r["status"] == "ok" else []
         rows.append({
-            "group": r["group"], "level": r["level"], "n": r["n"], "events": r["events"],
-            "prevalence": _num(r.get("prevalence"), 3),
-            "status": "poor" if poor else r["status"],
-            "status_text": ("poor: " + "; ".join(poor)) if poor else r["status"],
+            "group": _text(r["group"]), "level": _text(str(r["level"])), "n": r["n"],
+            "events": r["events"], "prevalence": _num(r.get("prevalence"), 3),
+            "status": "poor" if poor else _text(r["status"]),
+            "status_text": _text(("poor: " + "; ".join(poor)) if poor else r["status"]),
             "poor": poor,
             **{k: _interval(r.get(k), r.get(f"{k}_ci"), 4 if k in ("brier", "ici") else 3)
                for k in ("auroc", "brier", "calibration_intercept", "calibration_slope",
@@ -332,30 +362,31 @@ def card_context(i: CardInputs) -> dict:
                 "subgroup_intervals": any(r.get("auroc_ci") for r in
                                           i.evaluation.get("subgroups", []))}
     target = i.features.get("target", {})
-    outcome = f"{target.get('definition', 'response')} on the " \
-              f"{_instrument_label(target)}"
+    outcome = Markup("{} on the {}").format(_text(str(target.get("definition", "response"))),
+                                            _instrument_label(target))
     run = i.run
     words = OUTCOME_WORDS.get(str(target.get("definition", "response")),
                               OUTCOME_WORDS["response"])
     return {
         "words": words,
-        "registered_model": run.get("registered_model", "—"),
-        "version": run.get("version", "—"),
-        "run_id": run.get("run_id", "—"),
+        "registered_model": _text(run.get("registered_model", "—")),
+        "version": _text(run.get("version", "—")),
+        "run_id": _text(run.get("run_id", "—")),
         "outcome": outcome,
-        "provenance": [("MLflow run", run.get("run_id", "—")),
-                       ("Registered model", f"{run.get('registered_model', '—')} version "
-                                            f"{run.get('version', '—')}"),
-                       ("Git commit", i.run_tags.get("git_commit", "—")),
-                       ("Data digest (features + labels, md5)",
-                        i.run_tags.get("data_digest", "—")),
-                       ("Features digest (md5)", i.run_tags.get("features_digest", "—"))],
+        "provenance": [(what, _text(value)) for what, value in (
+            ("MLflow run", run.get("run_id", "—")),
+            ("Registered model", f"{run.get('registered_model', '—')} version "
+                                 f"{run.get('version', '—')}"),
+            ("Git commit", i.run_tags.get("git_commit", "—")),
+            ("Data digest (features + labels, md5)", i.run_tags.get("data_digest", "—")),
+            ("Features digest (md5)", i.run_tags.get("features_digest", "—")))],
         "intended_use": intended_use(outcome, words["noun"]),
         "data": data, "model": model, "performance": performance, "subgroups": subgroups,
         "sample_size": sample_size, "patient_interval": patient_interval,
         "poor_rule": {"text": rule.describe(), "recorded": rule_recorded},
         "subgroup_intervals": evidence["subgroup_intervals"],
-        "subgroups_skipped": sorted(i.evaluation.get("subgroups_skipped", {}).items()),
+        "subgroups_skipped": sorted((_text(group), _text(why)) for group, why in
+                                    i.evaluation.get("subgroups_skipped", {}).items()),
         "limitations": limitations(i.data_origin, data, subgroups, model, sample_size,
                                    patient_interval=patient_interval,
                                    poor_rule=rule.describe(), words=words,

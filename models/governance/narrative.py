@@ -1,14 +1,22 @@
 """The model card's fixed wording: intended use, and the limitations that follow from the
 figures (simulated data, sites, missing biomarkers, small and poor subgroups, what an interval
-means, what the per-patient range contained when measured)."""
+means, what the per-patient range contained when measured).
+
+Values from data or configuration (site and category names, labels, the outcome's scale) arrive
+escaped by the card (`Markup`, models/governance/card.py). Sentences that hold them are built as
+`Markup` too, whose `format` and `join` escape anything not yet escaped and leave escaped text
+alone: the Markdown shows the text, and the HTML template does not escape it a second time.
+"""
 from __future__ import annotations
+
+from markupsafe import Markup
 
 
 def intended_use(outcome: str, noun: str = "response") -> list[tuple[str, str]]:
     """(heading, text) pairs: purpose, users, population, output, objective."""
     return [
-        ("Purpose", "Decision support: an estimate, before the first session, of the chance "
-                    f"of {outcome} for this patient (defined under Data)."),
+        ("Purpose", Markup("Decision support: an estimate, before the first session, of the "
+                           "chance of {} for this patient (defined under Data).").format(outcome)),
         ("Users", "Psychiatrists and their teams, discussing with the patient whether to start "
                   "or continue a course. The estimate informs a clinical judgement; it is not a "
                   "diagnosis, and it must not be the sole reason to withhold treatment."),
@@ -17,9 +25,10 @@ def intended_use(outcome: str, noun: str = "response") -> list[tuple[str, str]]:
                        "at clinics like those in the development data. Not for other "
                        "treatments, for safety outcomes (dissociation, blood pressure), or for "
                        "patients unlike the development cohort (the scoring step flags them)."),
-        ("Output", f"A calibrated probability of {noun} with an estimation range (how much the "
-                   "estimate depends on which patients the model learned from; see Model), a "
-                   "per-patient explanation, and out-of-distribution warnings."),
+        ("Output", Markup("A calibrated probability of {} with an estimation range (how much "
+                          "the estimate depends on which patients the model learned from; see "
+                          "Model), a per-patient explanation, and out-of-distribution "
+                          "warnings.").format(noun)),
         ("Objective of this work", "Development with internal evaluation on held-out "
                                    "patients."),
     ]
@@ -31,14 +40,15 @@ def _poor_subgroups(subgroups: list[dict], rule: str, words: dict) -> list[str]:
     for s in subgroups:
         if not s.get("poor"):
             continue
-        out.append(
-            f"Poor in subgroup {s['group']} = {s['level']} ({s['n']} patients, {s['events']} "
-            f"{words['holders']}): " + "; ".join(s["poor"]) + f". Figures: AUROC {s['auroc']}, "
-            f"calibration slope {s['calibration_slope']}, calibration intercept "
-            f"{s['calibration_intercept']} (95 % intervals in parentheses where recorded). "
+        out.append(Markup(
+            "Poor in subgroup {} = {} ({} patients, {} {}): {}. Figures: AUROC {}, calibration "
+            "slope {}, calibration intercept {} (95 % intervals in parentheses where recorded). "
             "Predictions for these patients are less trustworthy than the overall figures "
             "suggest; in a small subgroup part of the gap can be chance, which the intervals "
-            f"show. Rule: {rule} (`evaluate.poor_subgroup` in configs/params.yaml).")
+            "show. Rule: {} (`evaluate.poor_subgroup` in configs/params.yaml).").format(
+                s["group"], s["level"], s["n"], s["events"], words["holders"],
+                "; ".join(s["poor"]), s["auroc"], s["calibration_slope"],
+                s["calibration_intercept"], rule))
     return out
 
 
@@ -66,21 +76,23 @@ def limitations(data_origin: str, data: dict, subgroups: list[dict], model: dict
         out.append(f"{n_sites} sites; performance at a clinic not among them is unknown "
                    "(evaluate with `split.holdout_site` for an estimate).")
     if data.get("left_out"):
-        out.append(f"{len(data['left_out'])} registered characteristics were left out because "
-                   "this cohort holds no information on them ("
-                   + ", ".join(r["label"] for r in data["left_out"])
-                   + "): the model cannot take them into account for any patient.")
+        out.append(Markup("{} registered characteristics were left out because this cohort "
+                          "holds no information on them ({}): the model cannot take them into "
+                          "account for any patient.").format(
+            len(data["left_out"]), Markup(", ").join(r["label"] for r in data["left_out"])))
     biomarkers = [m for m in data["missing"] if "biomarkers" in m["sources"]]
     if biomarkers:
-        out.append("Biomarkers are missing for most patients ("
-                   + ", ".join(f"{m['label']} {m['share']}" for m in biomarkers)
-                   + (") and, in the simulator, not at random (CRP is ordered more often when "
-                      "high, BDNF less often in very severe patients)." if data_origin ==
-                      "simulated" else "); check whether missingness depends on the patient."))
+        out.append(Markup("Biomarkers are missing for most patients (") + Markup(", ").join(
+            Markup("{} {}").format(m["label"], m["share"]) for m in biomarkers)
+            + Markup(") and, in the simulator, not at random (CRP is ordered more often when "
+                     "high, BDNF less often in very severe patients)." if data_origin ==
+                     "simulated" else "); check whether missingness depends on the patient."))
     out.extend(_poor_subgroups(subgroups, poor_rule, words))
-    small = [f"{s['group']}={s['level']}" for s in subgroups if s["status"] == "too small"]
+    small = [Markup("{}={}").format(s["group"], s["level"]) for s in subgroups
+             if s["status"] == "too small"]
     if small:
-        out.append(f"Too small to judge ({len(small)} subgroups): " + ", ".join(small) + ".")
+        out.append(Markup("Too small to judge ({} subgroups): {}.").format(
+            len(small), Markup(", ").join(small)))
     out.append("Intervals are 95 % percentile bootstrap intervals over the test patients: they "
                "express how much the figure would vary with another test sample from the same "
                "population, not uncertainty about other populations or settings"

@@ -29,10 +29,10 @@ from pipeline.core.atomic import write_text
 
 # First characters a spreadsheet reads as the start of a formula (or that hide one).
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA = re.compile(r"[=+\-@\t\r]")
+_FORMULA = re.compile("[" + re.escape("".join(FORMULA_STARTS)) + "]")
 # A plain decimal number, optionally signed: left alone although it starts with + or -.
 _NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
-_ENTITY = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});")
+# An entity already in the text (kept as it is), or a character to escape.
 _HTML = re.compile(r"&(?:#[0-9]{1,7}|#[xX][0-9a-fA-F]{1,6}|[A-Za-z][A-Za-z0-9]{1,31});|[&<>]")
 _HTML_ENTITIES = {"&": "&amp;", "<": "&lt;", ">": "&gt;"}
 _LINE_BREAK = re.compile(r"\r\n|[\r\n\u2028\u2029\x85\x0b\x0c]")

@@ -3,6 +3,10 @@
 Nothing is dropped and nothing is altered: each input row ends up either in the typed table
 that the next stage reads or, whole and with its original text, in the quarantine table with
 the checks it failed and a reason a person can read. Rows in = passed + quarantined, per table.
+The one exception is for the reviewer's safety: the quarantine table is opened in spreadsheets,
+so a text cell that a spreadsheet would run as a formula (starting with `=`, `@`, a tab, a
+carriage return, or `+`/`-` when the cell is not a number) gets a leading `'`
+(pipeline/core/escaping.py, OWASP "CSV injection").
 """
 from __future__ import annotations
 
@@ -12,6 +16,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from pipeline.core.contract import Table
+from pipeline.core.escaping import neutralise_formulas
 from pipeline.core.schemas import complete_columns, empty_typed
 from pipeline.validation import crosstable
 from pipeline.validation.checks import combine, label, reason
@@ -37,7 +42,8 @@ class TableOutcome:
 
 
 def _quarantine_frame(raw: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:
-    """The failing rows, unchanged, with where they came from and why they failed."""
+    """The failing rows, unchanged but for formulas neutralised (a spreadsheet shows them as
+    text), with where they came from and why they failed."""
     found = found.sort_values(["row", "column", "check"])
     found = found.assign(label=[label(c, k) for c, k in zip(found["column"], found["check"])],
                          reason=[reason(c, k) for c, k in zip(found["column"], found["check"])])
@@ -45,8 +51,9 @@ def _quarantine_frame(raw: pd.DataFrame, found: pd.DataFrame) -> pd.DataFrame:
                                        reason=("reason", "; ".join))
     rows = raw.loc[per_row.index]
     # Line in the source file: the header is line 1 (exact for files without embedded newlines).
-    return rows.assign(source_line=per_row.index + 2, failed_checks=per_row["failed_checks"],
-                       reason=per_row["reason"]).reset_index(drop=True)
+    return neutralise_formulas(rows.assign(
+        source_line=per_row.index + 2, failed_checks=per_row["failed_checks"],
+        reason=per_row["reason"]).reset_index(drop=True))
 
 
 def validate_tables(raws: dict[str, RawTable], tables: dict[str, Table],
