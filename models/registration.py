@@ -26,6 +26,9 @@ from pipeline.core.errors import UserError
 EVALUATED = "txresponse.evaluated"  # version and run tag: "true" once evaluate has finished
 HOST, PID = "txresponse.host", "txresponse.pid"  # run tags: which process is writing the run
 CANDIDATE = "candidate"
+# Run tag: "false" when evaluate left the test patients' predictions out of the store by policy
+# (evaluate.log_patient_predictions), so compare and promote say why they cannot pair.
+PREDICTIONS_LOGGED = "evaluation.patient_predictions_logged"
 
 
 def owner_tags() -> dict[str, str]:

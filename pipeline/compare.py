@@ -1,5 +1,9 @@
 """`txresponse compare`: put training runs side by side for a model reviewer, with paired
-statistics where the runs share their test patients. Never trains or changes anything."""
+statistics where the runs share their test patients and unpaired ones, said to be unpaired,
+where they cannot be paired. Never trains or changes anything.
+
+Artifacts (test predictions hold pseudonymous patient-level rows) are downloaded into a private
+folder beside --out, removed once the runs are read: never into the shared temporary folder."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -11,7 +15,7 @@ from rich.console import Console
 
 from models import tracking
 from models.comparison.render import render_html, render_markdown
-from models.comparison.runs import UnknownRun, load_run
+from models.comparison.runs import UnknownRun, load_run, private_folder
 from models.comparison.view import comparison_view
 
 console = Console(stderr=True)
@@ -38,15 +42,18 @@ def main(
     resamples: int = typer.Option(1000, "--resamples", min=100,
                                   help="Paired bootstrap resamples."),
 ) -> None:
-    """Compare training runs: metrics with intervals, paired differences (bootstrap, DeLong),
-    differing params, data lineage, overlaid curves and subgroups."""
+    """Compare training runs: metrics with intervals, paired differences (bootstrap, DeLong)
+    or, where runs cannot be paired, unpaired ones from the logged intervals; differing params,
+    data lineage, overlaid curves and subgroups."""
     if len(runs) < 2:
         console.print("[red]Give at least two runs to compare (the first is the baseline).[/red]")
         raise typer.Exit(2)
     uri = tracking.use_store()
     client = MlflowClient(uri)
     try:
-        loaded = [load_run(reference, client, registered_model) for reference in runs]
+        with private_folder(out.absolute().parent) as scratch:
+            loaded = [load_run(reference, client, registered_model, scratch)
+                      for reference in runs]
     except (UnknownRun, ValueError) as error:
         console.print(f"[red]{error}[/red] (tracking store: {_shown_store(uri)})",
                       soft_wrap=True)
@@ -57,6 +64,8 @@ def main(
     (out / "comparison.html").write_text(render_html(view), encoding="utf-8")
     (out / "comparison.md").write_text(render_markdown(view), encoding="utf-8")
     for comparison in view["comparisons"]:
-        for line in comparison["sentences"] or [comparison["reason"]]:
+        lines = comparison["sentences"] if comparison["paired"] else \
+            [comparison["reason"], *comparison["sentences"]]
+        for line in lines:
             console.print(line, highlight=False, soft_wrap=True)
     console.print(f"Wrote {out / 'comparison.html'} and {out / 'comparison.md'}.")

@@ -180,7 +180,7 @@ def main(
         mlflow.log_artifact(str(details_path), "evaluation")
         if params.evaluate.log_patient_predictions:
             mlflow.log_artifact(str(predictions_path), "evaluation")
-        mlflow.set_tag("evaluation.patient_predictions_logged",
+        mlflow.set_tag(registration.PREDICTIONS_LOGGED,
                        str(params.evaluate.log_patient_predictions).lower())
         mlflow.log_artifacts(str(figures_dir), "figures")
         if dictionary.exists():

@@ -4,6 +4,11 @@
 The verdict follows the 95 % paired bootstrap interval (the interval the sentence shows): clear
 when it excludes 0. DeLong's p-value is given beside it; where the two disagree the sentence says
 so, because that only happens near the boundary.
+
+Unpaired differences (runs that cannot be paired) get their own wording: the interval is named
+as the approximate unpaired one, the verdict says only whether it excludes 0 and which run it
+favours, and a difference that it does favour is called an association with the run (its test
+set as well as its model), never an improvement of the model.
 """
 from __future__ import annotations
 
@@ -14,6 +19,9 @@ from models.comparison.statistics import Difference
 
 MINUS = "\u2212"
 DIGITS = 3
+UNPAIRED_INTERVAL = "approximate 95 % interval, unpaired"
+UNPAIRED_INTERVAL_NOTE = ("assumes independent test sets; wider than a paired interval when the "
+                          "runs share test patients")
 
 
 def number(value: float | None, digits: int = DIGITS) -> str:
@@ -46,6 +54,8 @@ def p_value(p: float | None) -> str:
 
 
 def verdict(d: Difference) -> str:
+    if not d.paired:
+        return _unpaired_verdict(d)
     if d.clear:
         return "a clear improvement" if d.improvement else "clearly worse"
     if round(d.difference, DIGITS) == 0:
@@ -53,22 +63,61 @@ def verdict(d: Difference) -> str:
     return "not a clear improvement" if d.improvement else "not clearly worse"
 
 
-def sentence(d: Difference, other: str, baseline: str) -> str:
-    """One plain sentence per metric; for Brier and ICI it says that lower is better."""
+def _unpaired_verdict(d: Difference) -> str:
+    if d.difference is None:
+        return "not judged: a value is missing"
+    if not d.has_interval:
+        return "not judged: no interval"
+    if d.clear:
+        return "favours the later run" if d.improvement else "favours run A"
+    return "no clear difference"
+
+
+def _change(d: Difference, baseline: str) -> str:
     size = abs(d.difference)
     if round(size, DIGITS) == 0:
-        change = f"the same as run {baseline}'s to {DIGITS} decimals"
-    else:
-        direction = "higher" if d.difference > 0 else "lower"
-        change = f"{number(size)} {direction} than run {baseline}'s"
+        return f"the same as run {baseline}'s to {DIGITS} decimals"
+    direction = "higher" if d.difference > 0 else "lower"
+    return f"{number(size)} {direction} than run {baseline}'s"
+
+
+def sentence(d: Difference, other: str, baseline: str) -> str:
+    """One plain sentence per metric; for Brier and ICI it says that lower is better."""
+    if not d.paired:
+        return unpaired_sentence(d, other, baseline)
     details = ([] if d.metric.higher_is_better else ["lower is better"]) \
         + [f"95 % CI {interval(d.lower, d.upper)}"]
     if d.p_value is not None:
         details.append(f"DeLong {p_value(d.p_value)}")
-    text = f"Run {other}'s {d.metric.label} is {change} ({'; '.join(details)}): {verdict(d)}."
+    text = f"Run {other}'s {d.metric.label} is {_change(d, baseline)} ({'; '.join(details)}): " \
+           f"{verdict(d)}."
     if d.tests_disagree:
         text += " DeLong's test and the bootstrap interval disagree here: a borderline difference."
     return text
+
+
+def unpaired_sentence(d: Difference, other: str, baseline: str) -> str:
+    """The sentence for an unpaired difference: no more than its interval supports, and a
+    difference it supports is an association with the run, not an effect of the model."""
+    label = d.metric.label
+    why = "; ".join(d.notes)
+    if d.difference is None:
+        return f"No unpaired {label} difference between run {other} and run {baseline}: {why}."
+    details = [] if d.metric.higher_is_better else ["lower is better"]
+    if not d.has_interval:
+        details.append(f"no interval: {why}")
+        return (f"Run {other}'s logged {label} is {_change(d, baseline)} "
+                f"({'; '.join(details)}): without an interval, this says nothing about whether "
+                f"the runs differ.")
+    details.append(f"{UNPAIRED_INTERVAL}: {interval(d.lower, d.upper)}")
+    text = f"Run {other}'s logged {label} is {_change(d, baseline)} ({'; '.join(details)}): "
+    if not d.clear:
+        return text + "the interval includes 0, so this does not show a difference between " \
+                      "the runs."
+    better, worse = (other, baseline) if d.improvement else (baseline, other)
+    return text + (f"the interval excludes 0, so run {better}'s evaluation shows a better "
+                   f"{label} than run {worse}'s; unpaired, this may reflect the test set as well "
+                   f"as the model.")
 
 
 def timestamp(milliseconds: int) -> str:

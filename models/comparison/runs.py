@@ -2,13 +2,18 @@
 training run recorded: params, metrics, tags, subgroups and test predictions.
 
 Test predictions carry pseudonymous patient ids; they are held in memory for the paired
-statistics only and are never written or printed by the comparison.
+statistics only and are never written or printed by the comparison. Artifacts are downloaded
+into a private folder (mode 0700) that the caller places beside the comparison's output and that
+is removed as soon as the runs are read, never into the shared temporary folder.
 """
 from __future__ import annotations
 
 import io
 import json
+import shutil
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -17,9 +22,12 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from models.references import is_run_id, model_version, parse_model_uri
+from models.registration import PREDICTIONS_LOGGED
 
 PREDICTIONS = "evaluation/test_predictions.csv"
 EVALUATION = "evaluation/evaluation.json"
+# Run tag set by evaluate: "false" when evaluate.log_patient_predictions kept the test
+# predictions out of the tracking store (site governance), "true" when they were logged.
 # The model a run registers and whose test performance it logs: the calibrated candidate.
 ROLE = "candidate_calibrated"
 
@@ -47,6 +55,14 @@ class Run:
     def short_id(self) -> str:
         return self.run_id[:8]
 
+    @property
+    def predictions_logged(self) -> bool | None:
+        """What the run's evaluation recorded about its test predictions: False when it left
+        them out of the store by policy (evaluate.log_patient_predictions: false), True when it
+        logged them, None when it recorded neither (not evaluated, or evaluated before the tag)."""
+        value = self.tags.get(PREDICTIONS_LOGGED, "").strip().lower()
+        return {"true": True, "false": False}.get(value)
+
     def headline(self, key: str) -> float | None:
         return self.metrics.get(f"{ROLE}.{key}")
 
@@ -71,16 +87,38 @@ def resolve(reference: str, client: MlflowClient, registered_model: str) -> str:
     raise UnknownRun(f"no run with id {reference!r} in this tracking store")
 
 
-def _artifact_text(client: MlflowClient, run_id: str, path: str) -> str | None:
-    """An artifact's text, or None if the run has none; downloaded to a temporary folder that
-    is removed at once."""
-    with tempfile.TemporaryDirectory(prefix="txresponse-compare-") as folder:
+@contextmanager
+def private_folder(beside: Path, prefix: str = ".txresponse-compare-") -> Iterator[Path]:
+    """A new folder only its owner can open (mkdtemp: mode 0700) inside `beside`, removed with
+    everything in it when the block ends, whatever happens. For artifact downloads: copies of
+    patient-level rows must not sit in the shared temporary folder."""
+    made = [parent for parent in (beside, *beside.parents) if not parent.exists()]
+    beside.mkdir(parents=True, exist_ok=True)
+    folder = Path(tempfile.mkdtemp(prefix=prefix, dir=beside))
+    try:
+        yield folder
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        for parent in made:  # folders made only for this one, innermost first, if still empty
+            try:
+                parent.rmdir()
+            except OSError:
+                break
+
+
+def _artifact_text(client: MlflowClient, run_id: str, path: str, scratch: Path) -> str | None:
+    """An artifact's text, or None if the run has none; downloaded into a folder of its own in
+    `scratch` (see `private_folder`) that is removed as soon as the text is read."""
+    folder = Path(tempfile.mkdtemp(prefix="artifact-", dir=scratch))
+    try:
         try:
-            local = client.download_artifacts(run_id, path, folder)
+            local = client.download_artifacts(run_id, path, str(folder))
         except (MlflowException, OSError):
             return None
         file = Path(local)
         return file.read_text(encoding="utf-8") if file.is_file() else None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _versions(client: MlflowClient, run_id: str) -> list[str]:
@@ -106,14 +144,15 @@ def read_predictions(text: str) -> pd.DataFrame:
     return frame[["patient_id", "label", ROLE]].rename(columns={ROLE: "probability"})
 
 
-def load_run(reference: str, client: MlflowClient, registered_model: str) -> Run:
-    """Resolve `reference` and read the run's record (raises UnknownRun)."""
+def load_run(reference: str, client: MlflowClient, registered_model: str, scratch: Path) -> Run:
+    """Resolve `reference` and read the run's record (raises UnknownRun). Artifacts pass through
+    `scratch`, a private folder (`private_folder`), and are deleted from it at once."""
     run_id = resolve(reference, client, registered_model)
     if not run_id:
         raise UnknownRun(f"{reference!r} names a model version that no run logged")
     recorded = client.get_run(run_id)
-    evaluation = _artifact_text(client, run_id, EVALUATION)
-    predictions = _artifact_text(client, run_id, PREDICTIONS)
+    evaluation = _artifact_text(client, run_id, EVALUATION, scratch)
+    predictions = _artifact_text(client, run_id, PREDICTIONS, scratch)
     return Run(
         reference=reference, run_id=run_id, run_name=recorded.info.run_name or "",
         start_time=recorded.info.start_time or 0, params=dict(recorded.data.params),

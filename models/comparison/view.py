@@ -6,10 +6,27 @@ import string
 from pathlib import Path
 
 from models.comparison import charts, tables
-from models.comparison.pairing import pair
-from models.comparison.phrasing import sentence, timestamp
+from models.comparison.pairing import (LABELS, NOT_EVALUATED, ONE_OUTCOME, PATIENTS, TARGETS,
+                                       UNREADABLE, WITHHELD, pair)
+from models.comparison.phrasing import (UNPAIRED_INTERVAL, UNPAIRED_INTERVAL_NOTE, sentence,
+                                        timestamp)
 from models.comparison.runs import Run
-from models.comparison.statistics import paired_differences
+from models.comparison.statistics import paired_differences, unpaired_differences
+
+# What an unpaired difference can and cannot mean, by why the runs did not pair.
+_CANNOT_CHECK = ("Without the predictions, whether the two runs share test patients cannot be "
+                 "checked.")
+UNPAIRED_CAVEAT = {
+    WITHHELD: _CANNOT_CHECK,
+    NOT_EVALUATED: _CANNOT_CHECK,
+    UNREADABLE: _CANNOT_CHECK,
+    PATIENTS: "The runs were evaluated on different test patients, so each difference mixes the "
+              "models with the test sets.",
+    LABELS: "The runs' test patients have different labels, so each difference mixes the "
+            "models with the outcome data.",
+    ONE_OUTCOME: "The shared test patients all have the same outcome, so they cannot be paired "
+                 "for these metrics.",
+}
 
 
 def labels_for(runs: list[Run]) -> dict[str, Run]:
@@ -25,22 +42,42 @@ def _run_summary(label: str, run: Run) -> dict:
             "run_name": run.run_name,
             "started": timestamp(run.start_time), "versions": ", ".join(run.versions) or "—",
             "classifier": run.params.get("candidate", "—"),
-            "evaluated": run.predictions is not None}
+            "evaluated": run.predictions is not None, "predictions": _predictions_state(run)}
+
+
+def _predictions_state(run: Run) -> str:
+    """"logged", "withheld" (left out of the store by policy), "unreadable" (the evaluation
+    says it logged them) or "not evaluated"."""
+    if run.predictions is not None:
+        return "logged"
+    if run.predictions_logged is None:
+        return "not evaluated"
+    return "unreadable" if run.predictions_logged else "withheld"
 
 
 def _comparison(baseline: Run, label: str, run: Run, n_resamples: int, seed: int) -> dict:
     if run.run_id == baseline.run_id:
-        return {"label": label, "paired": False, "differences": [], "sentences": [],
+        return {"label": label, "paired": False, "unpaired": False, "differences": [],
+                "sentences": [],
                 "reason": f"run {label} is the same MLflow run as run A: nothing to compare"}
     pairing = pair(baseline, run, "A", label)
     if not pairing.paired:
-        return {"label": label, "paired": False, "differences": [], "sentences": [],
-                "reason": f"Paired comparison of run {label} with run A is impossible: "
-                          f"{pairing.reason}."}
+        reason = f"Paired comparison of run {label} with run A is impossible: {pairing.reason}."
+        if pairing.kind == TARGETS:  # labels that mean something else: nothing to compare
+            return {"label": label, "paired": False, "unpaired": False, "differences": [],
+                    "sentences": [], "reason": reason}
+        differences = unpaired_differences(baseline, run, "A", label)
+        return {"label": label, "paired": False, "unpaired": True, "kind": pairing.kind,
+                "reason": reason + " The differences below are unpaired: computed from each "
+                "run's own logged metric and 95 % interval.",
+                "caveat": UNPAIRED_CAVEAT.get(pairing.kind, ""),
+                "interval": UNPAIRED_INTERVAL, "interval_note": UNPAIRED_INTERVAL_NOTE,
+                "differences": differences,
+                "sentences": [sentence(d, label, "A") for d in differences]}
     differences = paired_differences(pairing.y, pairing.p_baseline, pairing.p_other,
                                      n_resamples=n_resamples, seed=seed)
-    return {"label": label, "paired": True, "n": pairing.n, "reason": pairing.reason,
-            "differences": differences,
+    return {"label": label, "paired": True, "unpaired": False, "n": pairing.n,
+            "reason": pairing.reason, "differences": differences,
             "sentences": [sentence(d, label, "A") for d in differences]}
 
 
@@ -57,6 +94,8 @@ def comparison_view(runs: list[Run], figures_dir: Path, n_resamples: int, seed: 
               "reasons": list(reasons.values())}
              for row in subgroups for label, reasons in zip(labelled, row.worse) if reasons]
     paired = {c["label"] for c in comparisons if c["paired"]}
+    without_curves = [{"label": label, "state": _predictions_state(run)}
+                      for label, run in labelled.items() if run.predictions is None]
     # Subgroup differences of a run on other patients mix the model with the test set.
     unpaired = [label for label, run in list(labelled.items())[1:]
                 if run.subgroups and label not in paired and run.run_id != baseline.run_id]
@@ -70,6 +109,6 @@ def comparison_view(runs: list[Run], figures_dir: Path, n_resamples: int, seed: 
         "subgroups": subgroups, "worse_subgroups": worse,
         "subgroups_unpaired": unpaired,
         "auroc_margin": tables.SUBGROUP_AUROC_MARGIN, "ici_margin": tables.SUBGROUP_ICI_MARGIN,
-        "charts": charts.draw(labelled, paired, figures_dir),
+        "charts": charts.draw(labelled, paired, figures_dir), "without_curves": without_curves,
         "n_resamples": n_resamples, "seed": seed, "store": store,
     }

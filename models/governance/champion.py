@@ -5,6 +5,9 @@ Subgroups are compared by label (e.g. site = site_03) only where both runs rated
 "ok" (big enough): a "too small" subgroup has no AUROC to compare. The paired comparison needs
 the same patients with the same labels in both runs' `evaluation/test_predictions.csv`;
 otherwise it is "not applicable" and `paired.when_test_sets_differ` decides whether that blocks.
+That includes a run whose predictions were left out of the tracking store by policy
+(`evaluate.log_patient_predictions: false`, recorded as a run tag); a candidate that simply has
+none (not evaluated) fails the paired criteria.
 """
 from __future__ import annotations
 
@@ -73,6 +76,20 @@ def unpaired_reason(candidate: pd.DataFrame, champion: pd.DataFrame) -> str | No
     return None
 
 
+def missing_predictions_reason(who: str, logged: bool | None) -> str:
+    """Why `who` (the candidate, the champion) has no test predictions to pair, from its run's
+    `evaluation.patient_predictions_logged` tag (`logged`)."""
+    if logged is False:
+        return (f"the {who}'s test predictions are not in the tracking store by policy (its "
+                f"evaluation ran with evaluate.log_patient_predictions: false), so the runs "
+                f"cannot be paired")
+    if logged:
+        return (f"the {who}'s evaluation logged its test predictions, but "
+                f"evaluation/test_predictions.csv cannot be read from the tracking store")
+    return (f"the {who}'s test predictions were not logged (evaluation/test_predictions.csv): "
+            f"it was not evaluated")
+
+
 def _subgroup_required(criteria: PromotionCriteria) -> str:
     return f"no subgroup AUROC more than {criteria.subgroup_auroc_margin:.2f} below the champion's"
 
@@ -84,18 +101,22 @@ def _paired_required(criteria: PromotionCriteria) -> dict[str, str]:
 
 
 def paired_criteria(criteria: PromotionCriteria, candidate: pd.DataFrame | None,
-                    champion: pd.DataFrame | None) -> list[CriterionResult]:
+                    champion: pd.DataFrame | None, candidate_logged: bool | None = None,
+                    champion_logged: bool | None = None) -> list[CriterionResult]:
     """Paired bootstrap AUROC and Brier differences (candidate − champion) on the same test
     patients: AUROC not significantly lower (upper bound >= 0) and Brier not significantly
-    higher (lower bound <= 0)."""
+    higher (lower bound <= 0). `candidate_logged`, `champion_logged`: each run's
+    `evaluation.patient_predictions_logged` tag (False: left out by policy), which only words
+    the reason, and lets a candidate left out by policy count as unpaired rather than fail."""
     c = criteria.paired
     level = f"{c.confidence * 100:.0f} %"
     required = _paired_required(criteria)
-    if candidate is None:
-        return [CriterionResult(name, FAIL, req, "the candidate's test predictions were not "
-                                "logged (evaluation/test_predictions.csv)")
+    if candidate is None and candidate_logged is not False:
+        return [CriterionResult(name, FAIL, req, missing_predictions_reason("candidate",
+                                                                           candidate_logged))
                 for name, req in required.items()]
-    reason = "the champion's test predictions were not logged" if champion is None \
+    reason = missing_predictions_reason("candidate", candidate_logged) if candidate is None \
+        else missing_predictions_reason("champion", champion_logged) if champion is None \
         else unpaired_reason(candidate, champion)
     if reason is not None:
         status = FAIL if c.when_test_sets_differ == "fail" else NOT_APPLICABLE
@@ -128,4 +149,5 @@ def evaluate_criteria(criteria: PromotionCriteria, candidate: Evidence,
         return results
     results.append(subgroup_criterion(criteria.subgroup_auroc_margin, candidate.subgroups,
                                       champion.subgroups))
-    return results + paired_criteria(criteria, candidate.predictions, champion.predictions)
+    return results + paired_criteria(criteria, candidate.predictions, champion.predictions,
+                                     candidate.predictions_logged, champion.predictions_logged)

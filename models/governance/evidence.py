@@ -8,6 +8,7 @@ references too; this small copy keeps the two commands independent while both ar
 from __future__ import annotations
 
 import json
+import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,8 +19,11 @@ from mlflow.entities.model_registry import ModelVersion
 from mlflow.exceptions import MlflowException
 
 from models.references import model_version, parse_model_uri
+from models.registration import PREDICTIONS_LOGGED
 
 ROLE = "candidate_calibrated"  # the registered pyfunc predicts the calibrated candidate
+# Run tag set by evaluate: "false" when evaluate.log_patient_predictions kept the test
+# predictions out of the tracking store (site governance), "true" when they were logged.
 
 
 class UnknownReference(LookupError):
@@ -35,6 +39,9 @@ class Evidence:
     metrics: dict[str, float]
     subgroups: list[dict] | None
     predictions: pd.DataFrame | None
+    # The run's PREDICTIONS_LOGGED tag: False when its predictions were left out of the store by
+    # policy, True when logged, None when the run records neither (not evaluated).
+    predictions_logged: bool | None = None
 
 
 def resolve_version(client: MlflowClient, reference: str, registered_model: str) -> ModelVersion:
@@ -74,20 +81,31 @@ def _artifact(client: MlflowClient, run_id: str, path: str, folder: str) -> Path
         return None
 
 
-def load_evidence(client: MlflowClient, run_id: str) -> Evidence:
+def load_evidence(client: MlflowClient, run_id: str, scratch: Path | None = None) -> Evidence:
     """Metrics `candidate_calibrated.*` (prefix dropped), `evaluation/evaluation.json`
-    subgroups and `evaluation/test_predictions.csv` of a training run."""
+    subgroups and `evaluation/test_predictions.csv` of a training run.
+
+    Test predictions are pseudonymous patient-level rows: artifacts are downloaded into a new
+    folder only its owner can open (mode 0700) inside `scratch` (default: the working folder,
+    where the tracking store lives), never the shared temporary folder, and the folder is
+    removed as soon as they are read."""
     run = client.get_run(run_id)
     prefix = f"{ROLE}."
     metrics = {key.removeprefix(prefix): value for key, value in run.data.metrics.items()
                if key.startswith(prefix)}
-    with tempfile.TemporaryDirectory(prefix="txresponse-promote-") as folder:
-        details = _artifact(client, run_id, "evaluation/evaluation.json", folder)
+    logged = {"true": True, "false": False}.get(
+        run.data.tags.get(PREDICTIONS_LOGGED, "").strip().lower())
+    folder = Path(tempfile.mkdtemp(prefix=".txresponse-promote-",
+                                   dir=Path.cwd() if scratch is None else scratch))
+    try:
+        details = _artifact(client, run_id, "evaluation/evaluation.json", str(folder))
         subgroups = json.loads(details.read_text(encoding="utf-8")).get("subgroups") \
             if details else None
-        table = _artifact(client, run_id, "evaluation/test_predictions.csv", folder)
+        table = _artifact(client, run_id, "evaluation/test_predictions.csv", str(folder))
         predictions = None
         if table is not None:
             frame = pd.read_csv(table, dtype={"patient_id": str})
             predictions = frame[["patient_id", "label", ROLE]].rename(columns={ROLE: "p"})
-    return Evidence(run_id, metrics, subgroups, predictions)
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    return Evidence(run_id, metrics, subgroups, predictions, logged)

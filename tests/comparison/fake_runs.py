@@ -57,13 +57,21 @@ def _tiny_png() -> bytes:
 
 def log_training_run(folder: Path, cohort: pd.DataFrame, p: np.ndarray, *,
                      params: dict | None = None, tags: dict | None = None,
-                     experiment: str = "txresponse", n_resamples: int = 100) -> str:
-    """One "training run" as the train and evaluate stages record it; its run id."""
+                     experiment: str = "txresponse", n_resamples: int = 100,
+                     all_intervals: bool = False, log_predictions: bool = True) -> str:
+    """One "training run" as the train and evaluate stages record it; its run id.
+
+    `all_intervals`: an interval for every headline measure of the calibrated candidate, as the
+    evaluate stage logs now (else AUROC and AUPRC only, as older runs have).
+    `log_predictions`: False as with evaluate.log_patient_predictions: false (no
+    test_predictions.csv artifact, tag evaluation.patient_predictions_logged = "false")."""
     folder.mkdir(parents=True, exist_ok=True)
     y = cohort["label"].to_numpy()
     predicted = {"candidate_calibrated": p, "candidate_uncalibrated": np.clip(p * 1.05, 0, 0.999),
                  "comparator_calibrated": np.clip(0.5 + 0.5 * (p - 0.5), 0.001, 0.999)}
-    headline = {role: headline_metrics(y, q, seed=1, n_resamples=n_resamples)
+    headline = {role: headline_metrics(y, q, seed=1, n_resamples=n_resamples,
+                                       all_intervals=all_intervals
+                                       and role == "candidate_calibrated")
                 for role, q in predicted.items()}
     subgroups = subgroup_metrics(cohort, y, p, {"sex": "sex", "site": "site"})
     details = {"thresholds": [],
@@ -84,7 +92,9 @@ def log_training_run(folder: Path, cohort: pd.DataFrame, p: np.ndarray, *,
         mlflow.set_tags({"git_commit": "0" * 40, "data_digest": "d" * 32,
                          "features_digest": "f" * 32, "raw_dir": "data/raw/demo",
                          "dvc.features.data/features.md5": "e" * 32 + ".dir"}
-                        | {f"target.{k}": v for k, v in TARGET.items()} | (tags or {}))
+                        | {f"target.{k}": v for k, v in TARGET.items()}
+                        | {"evaluation.patient_predictions_logged": str(log_predictions).lower()}
+                        | (tags or {}))
         for role, values in headline.items():
             for key, value in values.items():
                 if isinstance(value, list):
@@ -92,7 +102,8 @@ def log_training_run(folder: Path, cohort: pd.DataFrame, p: np.ndarray, *,
                                         f"{role}.{key}_high": value[1]})
                 elif value is not None:
                     mlflow.log_metric(f"{role}.{key}", value)
-        for name in ("metrics.json", "evaluation.json", "test_predictions.csv"):
+        for name in ("metrics.json", "evaluation.json",
+                     *(("test_predictions.csv",) if log_predictions else ())):
             mlflow.log_artifact(str(folder / name), "evaluation")
         mlflow.log_artifacts(str(figures), "figures")
         mlflow.log_dict({"candidate": "lightgbm"}, "training.json")
