@@ -45,7 +45,8 @@ import pandas as pd
 
 from benchmarks.quality import SITE_SEED, cohort
 from models.explain import explain
-from models.scoring import ScoringModel, score
+from models.bundle import ModelBundle
+from models.scoring import score
 from models.split import DEVELOPMENT
 from models.training import train
 from pipeline.core.params import load_params
@@ -122,7 +123,7 @@ def ratios(timings: dict, statistic: str) -> dict:
             "logistic_over_shap_tree_explainer": ratio("ours_logistic", "shap_tree_explainer")}
 
 
-def time_size(models: dict, scoring: ScoringModel, features: pd.DataFrame,
+def time_size(models: dict, scoring: ModelBundle, features: pd.DataFrame,
               repeats: int) -> dict:
     import shap
 
@@ -173,7 +174,8 @@ def run(n_development: int, sizes: dict[int, int], seed: int) -> dict:
     started = time.perf_counter()
     new_patients, _, _, _ = cohort(max(sizes), seed + 1, registries, params)
     simulate_seconds = time.perf_counter() - started
-    scoring = ScoringModel(outcome.models["lightgbm"], outcome.replicates, outcome.domain)
+    scoring = ModelBundle(outcome.models["lightgbm"], target={}, feature_settings={},
+                          dictionary=[], replicates=outcome.replicates, domain=outcome.domain)
     # Warm-up, untimed: first calls pay for imports and lazy initialisation.
     time_size(outcome.models, scoring, new_patients.iloc[:500], 1)
     timings = {str(n): time_size(outcome.models, scoring, new_patients.iloc[:n], repeats)

@@ -267,7 +267,7 @@ def score_benchmark(model_project: Path, n: int, work_root: Path, repeats: int =
         out_dir = work_root / f"score-p{n}-r{r}"
         shutil.rmtree(out_dir, ignore_errors=True)
         cmd = [str(BIN / "txresponse"), "score", "--data", meta["raw"], "--out", str(out_dir),
-               "--model-dir", "artifacts/model", "--dictionary", "reports/features.json",
+               "--model-dir", "artifacts/model",
                "--params", "configs/params.yaml", "--configs", "configs",
                "--chunk-patients", str(chunk_patients), "--workers", str(workers),
                # Parquet: a million patients' long-format explanations are 35 million rows,

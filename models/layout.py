@@ -28,19 +28,25 @@ class FeatureLayout:
     excluded: dict[str, str] = field(default_factory=dict)     # left-out feature -> reason
 
     @classmethod
-    def fit(cls, features: pd.DataFrame) -> FeatureLayout:
+    def fit(cls, features: pd.DataFrame, kinds: dict[str, str] | None = None) -> FeatureLayout:
+        """The layout of `features`. `kinds` (feature -> numeric | binary | categorical) comes
+        from the feature registry: a numeric feature that happens to hold only 0 and 1 in this
+        cohort stays numeric (and keeps its splines). A feature without a declared kind is
+        judged from its values."""
+        kinds = kinds or {}
         numeric, binary, categorical, ranges = [], [], {}, {}
         excluded = unusable_features(features)
         for name in features.columns:
             if name == KEY or name in excluded:
                 continue
             column = features[name]
-            if pd.api.types.is_numeric_dtype(column):
+            declared = kinds.get(name)
+            if declared != "categorical" and (declared in ("numeric", "binary")
+                                              or pd.api.types.is_numeric_dtype(column)):
                 values = pd.to_numeric(column, errors="coerce").astype("float64").dropna()
-                if len(values) and set(values.unique()) <= {0.0, 1.0}:
-                    binary.append(name)
-                else:
-                    numeric.append(name)
+                guessed = "binary" if len(values) and set(values.unique()) <= {0.0, 1.0} \
+                    else "numeric"
+                (binary if (declared or guessed) == "binary" else numeric).append(name)
                 if len(values):
                     ranges[name] = (float(values.min()), float(values.max()))
             else:

@@ -17,21 +17,21 @@ import pandas as pd
 from mlflow.models import ModelSignature
 from mlflow.types import ColSpec, Schema
 
-from models.artifact import ResponseModel
+from models.bundle import ModelBundle
 from models.layout import KEY, FeatureLayout
 
 OUTPUT = "calibrated_probability"
 
 
 class CalibratedResponseModel(mlflow.pyfunc.PythonModel):
-    """Loads the ResponseModel folder logged as the artifact `model_dir`."""
+    """Loads the model artifact (models/bundle.py) logged as the artifact `model_dir`."""
 
     def load_context(self, context) -> None:
-        self.model = ResponseModel.load(context.artifacts["model_dir"])
+        self.bundle = ModelBundle.load(context.artifacts["model_dir"])
 
     def predict(self, context, model_input: pd.DataFrame,
                 params: dict | None = None) -> pd.DataFrame:
-        probability = self.model.predict_proba(model_input)
+        probability = self.bundle.model.predict_proba(model_input)
         return pd.DataFrame({OUTPUT: np.asarray(probability, dtype=float)},
                             index=model_input.index)
 

@@ -6,7 +6,6 @@ write files with the same meaning.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from statistics import NormalDist
@@ -15,30 +14,16 @@ import numpy as np
 import pandas as pd
 
 from models.artifact import ResponseModel
+from models.bundle import ModelBundle
 from models.calibration import expit, logit
 from models.explain import explain, long_format
 from models.layout import KEY
-from models.ood import DomainReference, flag, missing_characteristics
-from models.uncertainty import interval_description, load_replicates
+from models.ood import flag, missing_characteristics
+from models.uncertainty import interval_description
 from pipeline.core.atomic import write_text
 from pipeline.core.escaping import write_csv
 
 INTERVAL_LEVEL = 0.95
-
-
-@dataclass
-class ScoringModel:
-    """The candidate with what it needs to explain itself, loaded from one folder."""
-
-    model: ResponseModel
-    replicates: list[ResponseModel]
-    domain: DomainReference | None
-
-    @classmethod
-    def load(cls, folder: Path) -> ScoringModel:
-        domain_path = folder / "domain.json"
-        return cls(ResponseModel.load(folder), load_replicates(folder / "bootstrap"),
-                   DomainReference.load(domain_path) if domain_path.exists() else None)
 
 
 def lightgbm_matrix(frame: pd.DataFrame) -> np.ndarray:
@@ -93,8 +78,7 @@ def probability_interval(replicates: list[ResponseModel], features: pd.DataFrame
     return expit(middle - half), expit(middle + half)
 
 
-def score(scoring: ScoringModel, features: pd.DataFrame, labels: pd.Series | None = None,
-          words: tuple[dict[str, str], dict[str, str]] | None = None
+def score(scoring: ModelBundle, features: pd.DataFrame, labels: pd.Series | None = None
           ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(predictions, explanations) for the patients in `features` (one row each)."""
     if features.empty:
@@ -102,7 +86,7 @@ def score(scoring: ScoringModel, features: pd.DataFrame, labels: pd.Series | Non
         # and keep none of it, so the empty tables have the columns and types of full ones.
         blank = pd.DataFrame({c: pd.Series([pd.NA], dtype=features[c].dtype)
                               for c in features.columns}).assign(**{KEY: "none"})
-        predictions, explanations = score(scoring, blank, words=words)
+        predictions, explanations = score(scoring, blank)
         return predictions.iloc[:0], explanations.iloc[:0]
     model = scoring.model
     ids = features[KEY].to_numpy()
@@ -110,7 +94,7 @@ def score(scoring: ScoringModel, features: pd.DataFrame, labels: pd.Series | Non
     low, high = probability_interval(scoring.replicates, features, INTERVAL_LEVEL,
                                      centre=explanation.calibrated_probability)
     if scoring.domain is not None:
-        feature_label, feature_unit = words or ({}, {})
+        feature_label, feature_unit = scoring.words
         ood, warnings, missing = flag(scoring.domain, model.layout, features, feature_label,
                                       feature_unit)
     else:
@@ -136,23 +120,18 @@ def score(scoring: ScoringModel, features: pd.DataFrame, labels: pd.Series | Non
     return predictions, long_format(ids, features, explanation)
 
 
-def explanation_meta(scoring: ScoringModel, run: dict, params, registries) -> dict:
-    """What every report states about the model and the target."""
+def explanation_meta(scoring: ModelBundle, run: dict) -> dict:
+    """What every report states about the model, its target and its features: all from the
+    model artifact, none from today's configuration."""
     model = scoring.model
-    instrument = registries.instruments[params.target.instrument]
     return {
         "model": {"classifier": model.classifier,
                   "registered_model": run.get("registered_model"),
                   "version": run.get("version"), "run_id": run.get("run_id"),
                   "calibrator": model.calibrator.method,
                   "exactly_additive": model.calibrator.exactly_additive},
-        "target": {"instrument": instrument.key, "instrument_label": instrument.label,
-                   "definition": params.target.definition,
-                   "min_reduction": params.target.min_reduction,
-                   "baseline_window": list(params.target.baseline_window),
-                   "endpoint_window": list(params.target.endpoint_window),
-                   "remission_max": instrument.remission_max,
-                   "missing_endpoint": params.target.missing_endpoint},
+        "target": dict(scoring.target),
+        "dictionary": scoring.dictionary,
         "interval": {"method": "bootstrap refits of the model "
                                f"({len(scoring.replicates)} replicates): the prediction plus or "
                                "minus 1.96 standard deviations of their calibrated log-odds",
@@ -162,19 +141,12 @@ def explanation_meta(scoring: ScoringModel, run: dict, params, registries) -> di
                      **{k: v for k, v in interval_description(
                          len(scoring.replicates), model.info.get("n_development")).items()
                         if k in ("name", "measured_coverage", "coverage_statement")}},
-        "base_probability": None,  # filled in from the explanation
+        "base_probability": None,  # set from the explanation by write_scored
         "development_prevalence": model.info.get("development_prevalence"),
         "n_development": model.info.get("n_development"),
-        "sample_size": model.info.get("sample_size"),
+        "sample_size": scoring.sample_size,
         "generated": date.today().isoformat(),
     }
-
-
-def feature_words(dictionary_path: Path) -> tuple[dict[str, str], dict[str, str]]:
-    """(label, unit) of each feature, from the feature dictionary in reports/features.json."""
-    rows = json.loads(dictionary_path.read_text(encoding="utf-8")).get("dictionary", [])
-    return ({row["name"]: row["label"] for row in rows},
-            {row["name"]: row.get("unit", "") for row in rows})
 
 
 def write_scored(out: Path, predictions: pd.DataFrame, explanations: pd.DataFrame,

@@ -46,7 +46,10 @@ def development_data(features: pd.DataFrame, labels: pd.DataFrame,
 
 def train(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame, *, model: str,
           calibrator: str, cv_folds: int, search_budget: int, seed: int,
-          uncertainty_replicates: int = 0, progress=None) -> TrainingOutcome:
+          uncertainty_replicates: int = 0, progress=None,
+          kinds: dict[str, str] | None = None) -> TrainingOutcome:
+    """Tune, calibrate and refit both classifiers on the development patients. `kinds` are the
+    registry's feature kinds (numeric, binary, categorical; models/layout.py)."""
     # One BLAS thread. The matrices are small (thousands of rows, a few hundred design
     # columns): a multi-threaded OpenBLAS spends more time handing work between threads than
     # computing, and on a busy 2-core machine the logistic fits ran 10-40 times slower than on
@@ -54,14 +57,16 @@ def train(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame, *, 
     with threadpool_limits(limits=1, user_api="blas"):
         return _train(features, labels, split, model=model, calibrator=calibrator,
                       cv_folds=cv_folds, search_budget=search_budget, seed=seed,
-                      uncertainty_replicates=uncertainty_replicates, progress=progress)
+                      uncertainty_replicates=uncertainty_replicates, progress=progress,
+                      kinds=kinds)
 
 
 def _train(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame, *, model: str,
            calibrator: str, cv_folds: int, search_budget: int, seed: int,
-           uncertainty_replicates: int, progress) -> TrainingOutcome:
+           uncertainty_replicates: int, progress, kinds: dict[str, str] | None
+           ) -> TrainingOutcome:
     dev, y = development_data(features, labels, split)
-    layout = FeatureLayout.fit(dev)
+    layout = FeatureLayout.fit(dev, kinds)
     check_features(layout.order, layout.excluded)
     X = layout.frame(dev)
     searches = {name: search(name, layout, X, y, search_budget, cv_folds, seed, progress)

@@ -16,6 +16,7 @@ from rich.console import Console
 
 from models import figures, registration, tracking
 from models.artifact import ResponseModel
+from models.bundle import ModelBundle, read_description, require_same_target
 from models.evaluation import evaluate, test_set
 from models.metrics import INTERVAL_METHOD
 from models.subgroups import PoorSubgroupRule
@@ -27,7 +28,7 @@ from pipeline.core.tables import read_sites
 console = Console(stderr=True)
 
 
-def _metrics_document(result: dict, candidate: ResponseModel, params) -> dict:
+def _metrics_document(result: dict, candidate: ResponseModel, target: dict, params) -> dict:
     """reports/metrics.json: the calibrated candidate's headline figures at the top level (what
     `dvc metrics show` prints), each compared model under `models`."""
     return {
@@ -36,7 +37,7 @@ def _metrics_document(result: dict, candidate: ResponseModel, params) -> dict:
             "classifier": candidate.classifier,
             "calibrator": candidate.calibrator.method,
             "exactly_additive": candidate.calibrator.exactly_additive,
-            "target": f"{params.target.definition} on {params.target.instrument}",
+            "target": f"{target['definition']} on {target['instrument']}",
             "split": f"holdout site {params.split.holdout_site}" if params.split.holdout_site
             else f"stratified {params.split.test_fraction:.0%} of labelled patients",
         },
@@ -134,6 +135,9 @@ def main(
     all, sensitivity/specificity/PPV/NPV at thresholds, and subgroups, all with intervals.
     """
     params = load_params(params_file)
+    # The labels must mean what the model predicts (models/bundle.py).
+    target = ModelBundle.read_target(model_dir / "candidate")
+    require_same_target(target, read_description(features_dir)["target"], str(features_dir))
     candidate = ResponseModel.load(model_dir / "candidate")
     comparator = ResponseModel.load(model_dir / "comparator")
     features = pd.read_parquet(features_dir / "features.parquet")
@@ -154,9 +158,9 @@ def main(
                                                 rule.max_abs_calibration_intercept),
                           n_replicates=sum(1 for path in replicates.iterdir() if path.is_dir())
                           if replicates.exists() else 0)
-        metrics = _metrics_document(result, candidate, params)
+        metrics = _metrics_document(result, candidate, target, params)
         _write_outputs(result, metrics, metrics_path, details_path, plots_dir, figures_dir,
-                       predictions_path, params.target.definition)
+                       predictions_path, target["definition"])
 
     run = json.loads((model_dir / "mlflow_run.json").read_text(encoding="utf-8"))
     experiment_id = tracking.configure(params.train.experiment)

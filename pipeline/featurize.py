@@ -66,6 +66,14 @@ def summary(labels: pd.DataFrame, features: pd.DataFrame, left_out: dict[str, st
     }
 
 
+def feature_settings(params) -> dict:
+    """How the features were built: scoring new patients builds them the same way."""
+    return {"target_instrument": params.target.instrument,
+            "baseline_window": list(params.target.baseline_window),
+            "prediction_day": params.features.prediction_day,
+            "biomarker_lookback_days": params.features.biomarker_lookback_days}
+
+
 def label_warnings(facts: dict, definition: str) -> list[str]:
     """What makes these labels unusable for training, said before `train` refuses."""
     if facts["labelled"] == 0:
@@ -119,9 +127,6 @@ def main(
         except ValueError as error:  # a target the registry cannot support
             console.print(f"[red]{error}[/red]")
             raise typer.Exit(2) from None
-    with staged_folder(out, "the features") as staging:  # both tables, or neither
-        features.to_parquet(staging / "features.parquet", index=False)
-        labels.to_parquet(staging / "labels.parquet", index=False)
     # The train stage applies the same rule to its development patients (models/layout.py).
     labelled = features[features["patient_id"].isin(
         labels.loc[labels["label"].notna(), "patient_id"])]
@@ -131,6 +136,14 @@ def main(
                     registries.instruments[params.target.instrument])
     rows = dictionary_rows(registry, features, left_out)
     facts["dictionary"] = rows
+    with staged_folder(out, "the features") as staging:  # everything, or nothing
+        features.to_parquet(staging / "features.parquet", index=False)
+        labels.to_parquet(staging / "labels.parquet", index=False)
+        # What the tables mean, for the model artifact: train copies it into the model, so
+        # the model says what it predicts and how its features were built (models/bundle.py).
+        write_text(staging / "description.json", json.dumps(
+            {"target": facts["target"], "feature_settings": feature_settings(params),
+             "dictionary": rows}, indent=2) + "\n")
     write_text(report, json.dumps(facts, indent=2) + "\n")
     write_text(dictionary, dictionary_markdown(rows, params.features.prediction_day,
                                                len(features)))

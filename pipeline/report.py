@@ -30,8 +30,6 @@ def main(
     explanations: Path = typer.Option(..., "--explanations",
                                       help="explanations.csv, long format (explain)."),
     meta: Path = typer.Option(..., "--meta", help="explanations_meta.json (explain)."),
-    dictionary: Path = typer.Option(..., "--dictionary",
-                                    help="reports/features.json (its `dictionary` list)."),
     out: Path = typer.Option(..., "--out", help="Folder for <patient_id>.html and index.html."),
     patients: str | None = typer.Option(None, "--patients",
                                         help="Comma-separated patient ids (default: the first "
@@ -44,7 +42,7 @@ def main(
     try:
         # The folder is replaced whole: no report of an earlier run survives beside new ones.
         with staged_folder(out, "the reports") as staging:
-            written = write_reports(predictions, explanations, meta, dictionary, staging,
+            written = write_reports(predictions, explanations, meta, staging,
                                     patient_ids=parse_patient_ids(patients),
                                     max_patients=max_patients)
     except (ReportInputError, UnsafePatientId) as error:

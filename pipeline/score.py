@@ -29,7 +29,8 @@ from models.references import model_version, parse_model_uri
 from models.registration import (is_evaluated, require_evaluated, run_is_evaluated,
                                  with_version)
 from models.report.writer import write_reports
-from models.scoring import ScoringModel, explanation_meta, feature_words, write_scored
+from models.bundle import ModelBundle, bundle_in_mlflow_model
+from models.scoring import explanation_meta, write_scored
 from pipeline.core.atomic import staged_folder, write_text
 from pipeline.core.contract import contract_tables
 from pipeline.core.errors import UserError
@@ -55,10 +56,10 @@ def _from_mlflow(uri: str, into: Path) -> tuple[Path, dict, object]:
             "A new model is registered with the alias 'candidate'; 'champion' exists only "
             "after `txresponse promote`. Use --model-dir for the model the pipeline last "
             "trained.") from None
-    folders = sorted(p.parent for p in local.rglob("model.json")
-                     if (p.parent / "domain.json").exists() or "bootstrap" not in p.parts)
-    if not folders:
-        raise UserError(f"{uri} holds no txresponse model (no model.json)")
+    folder = bundle_in_mlflow_model(local)
+    if folder is None:
+        raise UserError(f"{uri} is not a txresponse model (its MLmodel names no model "
+                        "artifact): log models with `txresponse train`")
     run = {"registered_model": None, "version": None, "run_id": None, "uri": uri}
     version = None
     reference = parse_model_uri(uri)
@@ -68,7 +69,7 @@ def _from_mlflow(uri: str, into: Path) -> tuple[Path, dict, object]:
                 "run_id": version.run_id}
     elif uri.startswith("runs:/"):
         run["run_id"] = uri.removeprefix("runs:/").split("/", 1)[0]
-    return folders[0], run, version
+    return folder, run, version
 
 
 def _local_run(model_dir: Path) -> tuple[dict, object]:
@@ -81,20 +82,20 @@ def _local_run(model_dir: Path) -> tuple[dict, object]:
     return with_version(tracking.store_client(), run)
 
 
-def _settings(scoring: ScoringModel, params) -> dict:
-    """The feature settings the model was trained with; the current params for older models."""
+def _differences_from_params(scoring: ModelBundle, params) -> list[str]:
+    """Where configs/params.yaml now differs from what the model was built with: the model's own
+    settings and target are used, and the user is told (never silently either way)."""
     current = {"target_instrument": params.target.instrument,
                "baseline_window": list(params.target.baseline_window),
                "prediction_day": params.features.prediction_day,
                "biomarker_lookback_days": params.features.biomarker_lookback_days}
-    stored = scoring.model.info.get("feature_settings")
-    if stored is None:
-        return current
-    changed = sorted(k for k in stored if stored[k] != current.get(k))
-    if changed:
-        console.print(f"[yellow]Using the model's own feature settings for {', '.join(changed)}"
-                      " (configs/params.yaml differs).[/yellow]")
-    return stored
+    changed = [k for k in sorted(scoring.feature_settings)
+               if scoring.feature_settings[k] != current.get(k)]
+    target = {"definition": params.target.definition, "instrument": params.target.instrument,
+              "endpoint_window": list(params.target.endpoint_window),
+              "min_reduction": params.target.min_reduction}
+    changed += [f"target.{k}" for k in target if scoring.target.get(k) != target[k]]
+    return changed
 
 
 def _stop(error: StructuralError) -> typer.Exit:
@@ -112,8 +113,6 @@ def main(
                                   "model the pipeline last trained (--model-dir)."),
     model_dir: Path = typer.Option(Path("artifacts/model"), "--model-dir",
                                    help="The train stage's output folder."),
-    dictionary: Path = typer.Option(Path("reports/features.json"), "--dictionary",
-                                    help="Feature dictionary (plain-language names)."),
     max_reports: int = typer.Option(1000, "--max-reports", min=0,
                                     help="Write at most this many patient reports (default: "
                                          "the first ones, in patients-table order)."),
@@ -172,10 +171,16 @@ def main(
             version is None and bool(run.get("run_id")) and client is not None
             and run_is_evaluated(client, run["run_id"]))
         require_evaluated(evaluated, f"the model {model_uri or model_dir}", allow_unevaluated)
-        scoring = ScoringModel.load(model_folder)
+        scoring = ModelBundle.load(model_folder)
+        changed = _differences_from_params(scoring, params)
+        if changed:
+            console.print(f"[yellow]configs/params.yaml differs from the model for "
+                          f"{', '.join(changed)}: the model's own target and feature settings "
+                          f"are used (it predicts {scoring.target['definition']} on the "
+                          f"{scoring.target['instrument_label']}).[/yellow]", highlight=False)
         job = ScoringJob(
-            partition=split, model_folder=model_folder, settings=_settings(scoring, params),
-            config_dir=config_dir, dictionary=dictionary, parts=scratch / "parts",
+            partition=split, model_folder=model_folder, config_dir=config_dir,
+            parts=scratch / "parts",
             file_format=file_format, report_ids=frozenset(wanted) if wanted else None,
             report_count=max_reports)
         with Progress(*Progress.get_default_columns(), console=console) as progress:
@@ -184,15 +189,14 @@ def main(
             results = run_chunks(job, staging, workers,
                                  on_chunk=lambda _: progress.advance(task),
                                  loaded=job.load(scoring) if workers == 1 else None)
-        meta = explanation_meta(scoring, run, params, registries)
+        meta = explanation_meta(scoring, run)
         meta["model"]["evaluated"] = evaluated
         meta["base_probability"] = next((r.base_probability for r in results
                                          if r.base_probability is not None), None)
         write_text(staging / "explanations_meta.json", json.dumps(meta, indent=2) + "\n")
 
         reports_started = time.perf_counter()
-        written = _write_reports(results, meta, staging, dictionary, wanted, max_reports,
-                                 scratch)
+        written = _write_reports(results, meta, staging, wanted, max_reports, scratch)
         reports_seconds = time.perf_counter() - reports_started
         shutil.rmtree(scratch)
 
@@ -200,8 +204,7 @@ def main(
                            time.perf_counter() - started, written, chunk_patients, workers,
                            file_format)
         summary["model_features_not_recorded"] = never_recorded(
-            results, scoring.model.layout.order, feature_words(dictionary)[0]
-            if dictionary.exists() else {})
+            results, scoring.model.layout.order, scoring.labels)
         write_text(staging / "score_summary.json", json.dumps(summary, indent=2) + "\n")
     if summary["model_features_not_recorded"] and summary["patients"]:
         console.print(
@@ -218,7 +221,7 @@ def main(
                   f"{summary['seconds']['total']:.1f} s.", highlight=False)
 
 
-def _write_reports(results, meta: dict, out: Path, dictionary: Path, wanted: list[str] | None,
+def _write_reports(results, meta: dict, out: Path, wanted: list[str] | None,
                    max_reports: int, scratch: Path):
     """Reports from the rows kept while scoring: the first `max_reports` patients, or `wanted`
     (in the order given)."""
@@ -232,7 +235,7 @@ def _write_reports(results, meta: dict, out: Path, dictionary: Path, wanted: lis
     folder = scratch / "reports"
     write_scored(folder, predictions, explanations, meta)
     return write_reports(folder / "predictions.csv", folder / "explanations.csv",
-                         folder / "explanations_meta.json", dictionary, out / "patients",
+                         folder / "explanations_meta.json", out / "patients",
                          patient_ids=wanted, max_patients=max_reports)
 
 

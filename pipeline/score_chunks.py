@@ -28,7 +28,8 @@ from features.build import compute_features
 from features.catalog import build_registry
 from features.records import known_on
 from features.registry import FeatureRegistry
-from models.scoring import ScoringModel, feature_words, score
+from models.bundle import ModelBundle
+from models.scoring import score
 from pipeline.core.contract import Table, contract_tables
 from pipeline.core.escaping import csv_text
 from pipeline.core.registries import load_registries
@@ -46,25 +47,24 @@ class ScoringJob:
     which each load the model themselves (a forked LightGBM can hang in OpenMP)."""
 
     partition: Partition
-    model_folder: Path               # a saved ResponseModel folder with its replicates
-    settings: dict                   # the feature settings the model was trained with
+    model_folder: Path               # the model artifact (models/bundle.py)
     config_dir: Path
-    dictionary: Path
     parts: Path                      # scratch folder for each chunk's output files
     file_format: str
     report_ids: frozenset[str] | None  # None: keep the first `report_count` patients
     report_count: int
 
-    def load(self, scoring: ScoringModel | None = None) -> LoadedJob:
-        """Everything loaded; `scoring` saves loading the model twice in the same process."""
+    def load(self, scoring: ModelBundle | None = None) -> LoadedJob:
+        """Everything loaded; `scoring` saves loading the model twice in the same process.
+        Features are built with the model's own settings, whatever the params file says now."""
         registries = load_registries(self.config_dir)
+        scoring = scoring or ModelBundle.load(self.model_folder)
+        settings = scoring.feature_settings
         return LoadedJob(
-            self, contract_tables(registries), contract_schemas(registries),
-            scoring or ScoringModel.load(self.model_folder),
-            build_registry(registries, self.settings["target_instrument"],
-                           tuple(self.settings["baseline_window"]),
-                           self.settings["biomarker_lookback_days"]),
-            feature_words(self.dictionary))
+            self, contract_tables(registries), contract_schemas(registries), scoring,
+            build_registry(registries, settings["target_instrument"],
+                           tuple(settings["baseline_window"]),
+                           settings["biomarker_lookback_days"]))
 
 
 @dataclass(frozen=True)
@@ -72,9 +72,8 @@ class LoadedJob:
     spec: ScoringJob
     tables: dict[str, Table]
     schemas: dict
-    scoring: ScoringModel
+    scoring: ModelBundle
     registry: FeatureRegistry
-    words: tuple[dict[str, str], dict[str, str]]
 
 
 @dataclass
@@ -127,13 +126,14 @@ def score_chunk(chunk: int, loaded: LoadedJob | None = None) -> ChunkResult:
     outcomes = validate_tables(job.partition.raw_tables(chunk), loaded.tables, loaded.schemas)
     lap("validate")
     passed = {name: outcome.passed for name, outcome in outcomes.items()}
-    features = compute_features(known_on(passed, job.settings["prediction_day"]),
+    features = compute_features(known_on(passed,
+                                         loaded.scoring.feature_settings["prediction_day"]),
                                 loaded.registry)
     lap("features")
     model_features = loaded.scoring.model.layout.order
     result.recorded.update({name: int(features[name].notna().sum()) for name in model_features
                             if name in features})
-    predictions, explanations = score(loaded.scoring, features, words=loaded.words)
+    predictions, explanations = score(loaded.scoring, features)
     lap("predict_explain")
 
     folder = job.parts / f"{chunk:06d}"

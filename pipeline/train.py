@@ -15,23 +15,16 @@ from rich.progress import Progress
 
 from features.labels import OUTCOME_WORDS
 from models import registration, tracking
+from models.bundle import ModelBundle, read_description
 from models.factory import CLASSIFIERS
 from models.feasibility import CannotTrain, check_labels, check_split
 from models.split import split_patients
 from models.training import TrainingOutcome, train
-from models.uncertainty import save_replicates
 from pipeline.core.atomic import staged_folder, write_text
 from pipeline.core.params import Params, load_params
 from pipeline.core.tables import read_sites
 
 console = Console(stderr=True)
-
-
-def feature_settings(params: Params) -> dict:
-    return {"target_instrument": params.target.instrument,
-            "baseline_window": list(params.target.baseline_window),
-            "prediction_day": params.features.prediction_day,
-            "biomarker_lookback_days": params.features.biomarker_lookback_days}
 
 
 def _estimand(labels: pd.DataFrame, split: pd.DataFrame, params: Params) -> dict:
@@ -188,6 +181,7 @@ def main(
         check_split(split, labels, params.train.cv_folds, outcome)
     except ValueError as error:
         _refuse(error)
+    description = read_description(features_dir)  # what the model will say it predicts
 
     # One step per candidate (its cross-validation) and per bootstrap refit.
     steps = params.train.search_budget * len(CLASSIFIERS) + params.train.uncertainty_replicates
@@ -199,7 +193,8 @@ def main(
                             calibrator=params.train.calibrator, cv_folds=params.train.cv_folds,
                             search_budget=params.train.search_budget, seed=params.seed,
                             uncertainty_replicates=params.train.uncertainty_replicates,
-                            progress=lambda: progress.advance(task))
+                            progress=lambda: progress.advance(task),
+                            kinds={row["name"]: row["kind"] for row in description["dictionary"]})
         except CannotTrain as error:
             _refuse(error)
 
@@ -207,17 +202,16 @@ def main(
     # here leaves the previous model folder (DVC then re-runs the stage).
     with staged_folder(out, "the model folder") as staging:
         split.to_parquet(staging / "split.parquet", index=False)
-        # The feature settings travel with the model, so scoring new patients builds exactly
-        # the features it was trained on even if configs/params.yaml has changed since.
-        settings = feature_settings(params)
-        for model in outcome.models.values():
-            model.info["feature_settings"] = settings
-        # Every report of this model says when its cohort was below the minimum sample size.
-        outcome.models[outcome.candidate].info["sample_size"] = sample_size_summary(outcome)
-        outcome.models[outcome.candidate].save(staging / "candidate")
+        # The candidate is saved as the model artifact: with what it predicts, how its
+        # features are built and what they are called, so that scoring never reads them
+        # from configuration that may have changed since (models/bundle.py).
+        ModelBundle(model=outcome.models[outcome.candidate], target=description["target"],
+                    feature_settings=description["feature_settings"],
+                    dictionary=description["dictionary"], replicates=outcome.replicates,
+                    domain=outcome.domain,
+                    # Every report of this model says when its cohort was below the minimum.
+                    sample_size=sample_size_summary(outcome)).save(staging / "candidate")
         outcome.models[outcome.comparator].save(staging / "comparator")
-        outcome.domain.save(staging / "candidate" / "domain.json")
-        save_replicates(outcome.replicates, staging / "candidate" / "bootstrap")
         summary = _training_summary(outcome, params, _estimand(labels, split, params))
         run = _track(outcome, summary, params, features=features, features_path=features_path,
                      labels_path=labels_path, model_dir=staging, dvc_lock=dvc_lock)

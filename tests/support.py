@@ -23,3 +23,21 @@ def madrs_response(assessments: pd.DataFrame) -> pd.Series:
     endpoint = madrs[madrs["day"].between(10, 28)].groupby("patient_id")["score"].last()
     both = pd.concat({"baseline": baseline, "endpoint": endpoint}, axis=1).dropna()
     return (both["endpoint"] <= 0.5 * both["baseline"]).astype(int).rename("response")
+
+
+def demo_bundle(model, replicates=(), domain=None, sample_size=None):
+    """A model artifact (models/bundle.py) for a model trained on simulator-style features with
+    the default target and feature settings, named as the committed feature dictionary names
+    them."""
+    import json
+    from pathlib import Path
+
+    from models.bundle import ModelBundle
+
+    repo = Path(__file__).resolve().parents[1]
+    facts = json.loads((repo / "reports" / "features.json").read_text(encoding="utf-8"))
+    settings = {"target_instrument": "madrs", "baseline_window": [-14, 0], "prediction_day": 0,
+                "biomarker_lookback_days": 90}
+    return ModelBundle(model=model, target=facts["target"], feature_settings=settings,
+                       dictionary=facts["dictionary"], replicates=list(replicates),
+                       domain=domain, sample_size=sample_size)

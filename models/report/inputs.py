@@ -37,10 +37,13 @@ def _chunks(path: Path, required: tuple[str, ...]) -> Iterator[pd.DataFrame]:
         yield chunk
 
 
-def read_dictionary(path: Path) -> dict[str, Characteristic]:
-    """`reports/features.json` → {feature name: Characteristic}."""
-    document = json.loads(Path(path).read_text(encoding="utf-8"))
-    rows = document["dictionary"] if isinstance(document, dict) else document
+def dictionary_of(meta: dict, path: Path) -> dict[str, Characteristic]:
+    """The model's feature dictionary, from the explanations' metadata → {feature name:
+    Characteristic}."""
+    rows = meta.get("dictionary")
+    if not isinstance(rows, list):
+        raise ReportInputError(f"{path} holds no feature dictionary: it was written by an older "
+                               "txresponse; run explain (or score) again")
     return {row["name"]: Characteristic.from_dictionary_row(row) for row in rows}
 
 

@@ -39,15 +39,16 @@ class Written:
     index: Path
 
 
-def write_reports(predictions: Path, explanations: Path, meta_path: Path, dictionary_path: Path,
-                  out: Path, patient_ids: list[str] | None = None,
-                  max_patients: int = 1000) -> Written:
+def write_reports(predictions: Path, explanations: Path, meta_path: Path, out: Path,
+                  patient_ids: list[str] | None = None, max_patients: int = 1000) -> Written:
     """Render one HTML report per selected patient and `index.html` into `out`.
 
+    The names of the characteristics come from the model artifact's feature dictionary, which
+    the explanations' metadata carries (models/scoring.explanation_meta).
     Every id is checked before anything is written, so a bad id leaves no partial folder.
     """
     meta = inputs.read_meta(meta_path)
-    dictionary = inputs.read_dictionary(dictionary_path)
+    dictionary = inputs.dictionary_of(meta, meta_path)
     selected = inputs.select_predictions(predictions, patient_ids, max_patients)
     names: dict[str, str] = {"index.html": "the index page"}
     for row in selected:

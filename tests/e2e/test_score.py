@@ -17,11 +17,12 @@ import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
-from models.scoring import ScoringModel
+from models.bundle import ModelBundle
 from models.split import split_patients
 from models.training import train
 from pipeline.cli import app
 from pipeline.simulation import simulate_cohort
+from tests.support import demo_bundle
 from tests.model.test_training import cohort  # noqa: F401 - shared fixture
 
 runner = CliRunner()
@@ -34,10 +35,8 @@ def model_dir(tmp_path_factory, cohort):  # noqa: F811
     outcome = train(features, labels, split, model="lightgbm", calibrator="platt", cv_folds=3,
                     search_budget=2, seed=5, uncertainty_replicates=3)
     folder = tmp_path_factory.mktemp("model")
-    outcome.models[outcome.candidate].save(folder / "candidate")
-    outcome.domain.save(folder / "candidate" / "domain.json")
-    for i, replicate in enumerate(outcome.replicates):
-        replicate.save(folder / "candidate" / "bootstrap" / f"{i:03d}")
+    demo_bundle(outcome.models[outcome.candidate], outcome.replicates,
+                outcome.domain).save(folder / "candidate")
     (folder / "mlflow_run.json").write_text(json.dumps(
         {"run_id": "local-test", "registered_model": "txresponse-response", "version": "0"}))
     return folder
@@ -70,7 +69,6 @@ def test_score_writes_explained_predictions_and_reports_without_retraining(
     before = _digest(model_dir)
     result = runner.invoke(app, ["score", "--data", str(new_patients), "--out", str(tmp_path),
                                  "--model-dir", str(model_dir), "--max-reports", "10",
-                                 "--dictionary", str(repo / "reports" / "features.json"),
                                  "--params", str(repo / "configs" / "params.yaml"),
                                  "--configs", str(repo / "configs"), "--allow-unevaluated"])
     assert result.exit_code == 0, result.output
@@ -83,7 +81,7 @@ def test_score_writes_explained_predictions_and_reports_without_retraining(
     reached = predictions.set_index("patient_id")["base_logodds"] + sums
     p = predictions.set_index("patient_id")["calibrated_probability"]
     assert np.abs(reached - np.log(p / (1 - p))).max() < 1e-6
-    model = ScoringModel.load(model_dir / "candidate").model
+    model = ModelBundle.load(model_dir / "candidate").model
     assert len(list((tmp_path / "patients").glob("*.html"))) == 10 + 1  # reports + index
     assert model.classifier == "lightgbm"
 
@@ -122,7 +120,7 @@ def test_served_mlflow_model_returns_calibrated_probabilities(model_dir, cohort,
 
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     tracking.configure("serve-test", root=tmp_path)
-    scoring = ScoringModel.load(model_dir / "candidate")
+    scoring = ModelBundle.load(model_dir / "candidate")
     with mlflow.start_run():
         model_uri = tracking.log_response_model(scoring.model, model_dir / "candidate")
         run_id = mlflow.active_run().info.run_id
@@ -168,17 +166,8 @@ def test_score_uses_the_models_feature_settings_not_changed_params(model_dir, ne
                                                                    tmp_path, repo):
     import yaml
 
-    from models.artifact import ResponseModel
-
-    # Train-time settings travel with the model...
-    folder = tmp_path / "model"
-    import shutil
-    shutil.copytree(model_dir, folder)
-    model = ResponseModel.load(folder / "candidate")
-    model.info["feature_settings"] = {"target_instrument": "madrs",
-                                      "baseline_window": [-14, 0], "prediction_day": 0,
-                                      "biomarker_lookback_days": 90}
-    model.save(folder / "candidate")
+    # Train-time settings travel with the model artifact (models/bundle.py)...
+    folder = model_dir
     # ...so a later change of prediction day in params does not leak into scoring.
     params = yaml.safe_load((repo / "configs" / "params.yaml").read_text())
     params["features"]["prediction_day"] = 14
@@ -188,7 +177,6 @@ def test_score_uses_the_models_feature_settings_not_changed_params(model_dir, ne
     def scored(params_file, out):
         result = runner.invoke(app, ["score", "--data", str(new_patients), "--out", str(out),
                                      "--model-dir", str(folder), "--max-reports", "0",
-                                     "--dictionary", str(repo / "reports" / "features.json"),
                                      "--params", str(params_file),
                                      "--configs", str(repo / "configs"), "--allow-unevaluated"])
         assert result.exit_code == 0, result.output
@@ -196,14 +184,13 @@ def test_score_uses_the_models_feature_settings_not_changed_params(model_dir, ne
 
     same, _ = scored(repo / "configs" / "params.yaml", tmp_path / "a")
     other, output = scored(changed, tmp_path / "b")
-    assert "model's own feature settings" in output
+    assert "the model's own target and feature settings are used" in output
     pd.testing.assert_frame_equal(same, other)
 
 
 def _score(data: Path, out: Path, model_dir: Path, repo: Path, *extra: str):
     return runner.invoke(app, ["score", "--data", str(data), "--out", str(out),
                                "--model-dir", str(model_dir),
-                               "--dictionary", str(repo / "reports" / "features.json"),
                                "--params", str(repo / "configs" / "params.yaml"),
                                "--configs", str(repo / "configs"), "--allow-unevaluated", *extra])
 
@@ -318,6 +305,6 @@ def test_replicates_share_one_model_matrix_without_changing_a_prediction(model_d
                               params.features.biomarker_lookback_days)
     features = compute_features(known_on({n: o.passed for n, o in outcomes.items()}, 0),
                                 registry)
-    replicates = ScoringModel.load(model_dir / "candidate").replicates
+    replicates = ModelBundle.load(model_dir / "candidate").replicates
     one_by_one = np.vstack([logit(r.predict_proba(features)) for r in replicates])
     assert np.abs(replicate_logodds(replicates, features) - one_by_one).max() < 1e-12

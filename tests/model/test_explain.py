@@ -7,7 +7,8 @@ import pytest
 
 from models.calibration import logit
 from models.explain import explain, long_format
-from models.scoring import ScoringModel, score
+from models.scoring import score
+from tests.support import demo_bundle
 from models.split import split_patients
 from models.training import train
 from tests.model.test_training import cohort  # noqa: F401 - shared fixture
@@ -94,12 +95,13 @@ def test_long_format_keeps_values_and_one_row_per_feature(outcome):
 
 def test_scoring_flags_out_of_distribution_patients_with_reasons(outcome):
     result, features, labels = outcome
-    scoring = ScoringModel(result.models[result.candidate], result.replicates, result.domain)
+    scoring = demo_bundle(result.models[result.candidate], result.replicates, result.domain)
+    scoring.dictionary = [{"name": "bmi", "label": "body-mass index", "unit": "kg/m²"}]
     odd = features.head(4).copy()
     odd.loc[odd.index[0], "bmi"] = 79.0                    # beyond the training range
     odd.loc[odd.index[1], "route"] = "transdermal"        # never seen
     odd.loc[odd.index[2], odd.columns[1:]] = pd.NA       # nearly everything missing
-    predictions, _ = score(scoring, odd, words=({"bmi": "body-mass index"}, {"bmi": "kg/m²"}))
+    predictions, _ = score(scoring, odd)
     assert predictions["out_of_distribution"].tolist()[:3] == [1, 1, 1]
     assert "body-mass index 79 kg/m² is above the highest value" in predictions["warnings"].iloc[0]
     assert "never seen in training" in predictions["warnings"].iloc[1]
@@ -110,7 +112,7 @@ def test_interval_brackets_the_prediction_for_most_patients(outcome):
     result, features, _ = outcome
     if result.models[result.candidate].calibrator.method != "platt":
         pytest.skip("isotonic replicates on small out-of-bag sets are step functions")
-    scoring = ScoringModel(result.models[result.candidate], result.replicates, result.domain)
+    scoring = demo_bundle(result.models[result.candidate], result.replicates, result.domain)
     predictions, _ = score(scoring, features)
     inside = predictions["calibrated_probability"].between(predictions["interval_low"] - 0.05,
                                                            predictions["interval_high"] + 0.05)

@@ -93,16 +93,15 @@ def test_the_calibrated_candidates_headline_has_an_interval_for_every_measure():
 def _scoring_stub(n_development: int):
     model = SimpleNamespace(classifier="lightgbm", info={"n_development": n_development},
                             calibrator=SimpleNamespace(method="platt", exactly_additive=True))
-    return SimpleNamespace(model=model, replicates=[object()] * 20)
+    return SimpleNamespace(model=model, replicates=[object()] * 20, target={}, dictionary=[],
+                           sample_size=None)
 
 
 def test_the_per_patient_range_carries_its_measured_coverage(registries):
     from models.scoring import explanation_meta
     from models.uncertainty import MEASURED_COVERAGE
-    from pipeline.core.params import load_params
 
-    params = load_params(REPO / "configs" / "params.yaml")
-    meta = explanation_meta(_scoring_stub(1360), {"run_id": "r"}, params, registries)
+    meta = explanation_meta(_scoring_stub(1360), {"run_id": "r"})
     interval = meta["interval"]
     assert interval["level"] == 0.95  # kept: the range is built as ± 1.96 SDs
     assert "estimation" in interval["name"]

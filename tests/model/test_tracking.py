@@ -21,6 +21,7 @@ from models.registration import register_evaluated
 from models.tracking import (configure, dvc_hashes, file_digest, git_commit, log_lineage,
                              log_response_model, nested_run, synthetic_example, tracking_uri,
                              version_tags)
+from tests.support import demo_bundle
 
 NAME = "txresponse-test"
 
@@ -74,7 +75,7 @@ def fitted(tmp_path) -> tuple[pd.DataFrame, ResponseModel, Path]:
     model = ResponseModel("lightgbm", classifier, fit_calibrator("platt", labels, raw), layout,
                           {"n_estimators": 20})
     model_dir = tmp_path / "model"
-    model.save(model_dir)
+    demo_bundle(model).save(model_dir)
     data = tmp_path / "data"
     data.mkdir()
     features.to_parquet(data / "features.parquet")

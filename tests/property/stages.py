@@ -83,11 +83,10 @@ def stage_args(stage: str, p: Layout, max_patients: int) -> list[str]:
                      "--figures", s(p.figures), "--predictions", s(p.test_predictions),
                      "--params", s(p.params), "--dictionary", s(p.dictionary_md)],
         "explain": ["explain", "--features", s(p.features), "--model", s(p.model),
-                    "--out", s(p.reports), "--dictionary", s(p.features_json),
-                    "--params", s(p.params), "--configs", s(p.configs)],
+                    "--out", s(p.reports)],
         "report": ["report", "--predictions", s(p.predictions),
                    "--explanations", s(p.explanations), "--meta", s(p.meta),
-                   "--dictionary", s(p.features_json), "--out", s(p.patients),
+                   "--out", s(p.patients),
                    "--max-patients", s(max_patients)],
     }[stage]
 

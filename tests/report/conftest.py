@@ -79,11 +79,11 @@ PATIENTS = [
 
 
 def write_inputs(folder: Path, patients: list[Patient] = PATIENTS) -> dict[str, Path]:
-    """Write the four input files into `folder`; returns their paths by option name."""
+    """Write the three input files into `folder`; returns their paths by option name."""
     folder.mkdir(parents=True, exist_ok=True)
     paths = {name: folder / file for name, file in [
         ("predictions", "predictions.csv"), ("explanations", "explanations.csv"),
-        ("meta", "explanations_meta.json"), ("dictionary", "features.json")]}
+        ("meta", "explanations_meta.json")]}
     with paths["predictions"].open("w", newline="", encoding="utf-8") as p_file, \
             paths["explanations"].open("w", newline="", encoding="utf-8") as e_file:
         predictions, explanations = csv.writer(p_file), csv.writer(e_file)
@@ -114,9 +114,9 @@ def write_inputs(folder: Path, patients: list[Patient] = PATIENTS) -> dict[str, 
         "target": {"instrument": "madrs", "instrument_label": "MADRS", "definition": "response",
                    "min_reduction": 0.5, "endpoint_window": [10, 28], "remission_max": 10},
         "interval": {"method": "bootstrap refits", "level": 0.9},
+        "dictionary": DICTIONARY,  # the model artifact's feature dictionary (models/bundle.py)
         "base_probability": BASE, "development_prevalence": 0.47, "n_development": 1500,
         "generated": "2026-05-04"}), encoding="utf-8")
-    paths["dictionary"].write_text(json.dumps({"dictionary": DICTIONARY}), encoding="utf-8")
     return paths
 
 

@@ -61,7 +61,7 @@ def pages(tmp_path_factory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("browser")
     paths = write_inputs(folder / "inputs")
     write_reports(paths["predictions"], paths["explanations"], paths["meta"],
-                  paths["dictionary"], folder / "patients",
+                  folder / "patients",
                   patient_ids=["pt-unusual", "pt-inject"])
     return {p.stem: p for p in (folder / "patients").glob("pt-*.html")}
 

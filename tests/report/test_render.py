@@ -43,7 +43,7 @@ def visible_text(html: str) -> str:
 def rendered(report_inputs, tmp_path) -> Path:
     out = tmp_path / "patients"
     write_reports(report_inputs["predictions"], report_inputs["explanations"],
-                  report_inputs["meta"], report_inputs["dictionary"], out)
+                  report_inputs["meta"], out)
     return out
 
 

@@ -17,7 +17,7 @@ def _run(paths, out, *extra):
     return runner.invoke(app, ["report", "--predictions", str(paths["predictions"]),
                                "--explanations", str(paths["explanations"]),
                                "--meta", str(paths["meta"]),
-                               "--dictionary", str(paths["dictionary"]), "--out", str(out),
+                               "--out", str(out),
                                *extra])
 
 

@@ -43,8 +43,7 @@ def _render(folder: Path, **meta_changes) -> Path:
         meta[key] = {**meta.get(key, {}), **value}
     paths["meta"].write_text(json.dumps(meta), encoding="utf-8")
     out = folder / "patients"
-    write_reports(paths["predictions"], paths["explanations"], paths["meta"],
-                  paths["dictionary"], out)
+    write_reports(paths["predictions"], paths["explanations"], paths["meta"], out)
     return out
 
 

@@ -70,9 +70,6 @@ OUTSIDE = {
                   "--metrics", "m.json", "--details", "d.json", "--plots", "p",
                   "--figures", "fig", "--predictions", "p.csv"],
                  ["no params file at configs/params.yaml", "--params"]),
-    "explain": (["explain", "--features", "f", "--model", "m", "--out", "o",
-                 "--dictionary", "d.json"],
-                ["no params file at configs/params.yaml", "--params"]),
     # (without --params, score names the params file first, as the others do)
     "score": (["score", "--data", "d", "--out", "o", "--params", PARAMS, "--configs", CONFIGS],
               ["no trained model folder at artifacts/model", "--model-dir"]),
@@ -106,7 +103,7 @@ def test_outside_the_project_folder_each_command_says_where_it_looked(tmp_path, 
 def test_report_names_a_missing_input_file(tmp_path):
     # `report` has no default paths: a missing input is named with the system's reason.
     result = txresponse(tmp_path, "report", "--predictions", "p.csv", "--explanations",
-                        "e.csv", "--meta", "m.json", "--dictionary", "d.json", "--out", "o")
+                        "e.csv", "--meta", "m.json", "--out", "o")
     assert_refused(result, 2, "No such file or directory")
     assert not (tmp_path / "o").exists()
 
@@ -206,10 +203,8 @@ def test_validate_and_score_keep_their_structural_exit_codes(tmp_path):
                           "rep", "--params", PARAMS, "--configs", CONFIGS)
     assert_refused(validate, 10, "validate stopped", "raw data folder does not exist")
     (tmp_path / "model").mkdir()
-    (tmp_path / "features.json").write_text('{"dictionary": []}', encoding="utf-8")
     score = txresponse(tmp_path, "score", "--data", "missing", "--out", "o", "--model-dir",
-                       "model", "--dictionary", "features.json", "--params", PARAMS,
-                       "--configs", CONFIGS)
+                       "model", "--params", PARAMS, "--configs", CONFIGS)
     assert_refused(score, 10, "score stopped", "raw data folder does not exist")
 
 

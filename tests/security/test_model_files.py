@@ -29,6 +29,7 @@ from models.uncertainty import load_replicates, save_replicates
 from pipeline.core.errors import UserError
 from pipeline.simulation import simulate_cohort
 from tests.conftest import REPO
+from tests.support import demo_bundle
 from tests.model.test_training import cohort, trained  # noqa: F401 - shared fixtures
 
 REFUSED = "types that txresponse never writes"
@@ -42,7 +43,7 @@ def models(trained, tmp_path_factory):  # noqa: F811
     saved = {}
     for name, model in outcome.models.items():
         folder = root / name / "candidate"
-        model.save(folder)
+        demo_bundle(model).save(folder)  # the model artifact, as train saves it
         (root / name / "mlflow_run.json").write_text(json.dumps(
             {"run_id": None, "registered_model": None, "version": None}), encoding="utf-8")
         saved[name] = (model, folder)
@@ -169,7 +170,6 @@ def _score(tmp_path: Path, data: Path, *model: str) -> subprocess.CompletedProce
     return subprocess.run(
         [sys.executable, "-m", "pipeline.cli", "score", "--data", str(data),
          "--out", str(tmp_path / "out"), *model, *unevaluated,
-         "--dictionary", str(REPO / "reports" / "features.json"),
          "--params", str(REPO / "configs" / "params.yaml"), "--configs", str(REPO / "configs")],
         cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
 
@@ -197,15 +197,14 @@ def test_score_refuses_a_model_swapped_in_the_mlflow_artifact_store(models, new_
     saved, _ = models
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
     tracking.configure("swap-test", root=tmp_path)
-    with mlflow.start_run() as run:
-        mlflow.log_artifacts(str(saved["logistic"][1]), "model")
-    stored = Path(re.sub(r"^file://", "", run.info.artifact_uri)) / "model"
-    assert (stored / "logistic.skops").is_file()
+    with mlflow.start_run():  # logged as train logs it: the pyfunc with the artifact inside
+        model_uri = tracking.log_response_model(saved["logistic"][0], saved["logistic"][1])
+    (stored,) = (tmp_path / "mlruns" / "models").rglob("logistic.skops")
     sentinel = tmp_path / "payload-ran"
     crafted = craft(saved["logistic"][1], tmp_path / "crafted",
                     *_attacks(sentinel)["builtins.exec"])
-    shutil.copy(crafted / "logistic.skops", stored / "logistic.skops")  # the swap
-    result = _score(tmp_path, new_patients, "--model-uri", f"runs:/{run.info.run_id}/model")
+    shutil.copy(crafted / "logistic.skops", stored)  # the swap
+    result = _score(tmp_path, new_patients, "--model-uri", model_uri, "--allow-unevaluated")
     assert result.returncode == 2, result.stderr[-2000:]
     assert "Traceback" not in result.stderr + result.stdout
     assert REFUSED in result.stderr

@@ -26,7 +26,6 @@ BIN = Path(sys.executable).parent
 
 def _args(repo: Path, data: Path, out: Path, model: Path, *extra: str) -> list[str]:
     return ["score", "--data", str(data), "--out", str(out), "--model-dir", str(model),
-            "--dictionary", str(repo / "reports" / "features.json"),
             "--params", str(repo / "configs" / "params.yaml"),
             "--configs", str(repo / "configs"), *extra]
 
