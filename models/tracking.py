@@ -24,15 +24,20 @@ from mlflow import MlflowClient
 import models.mlflow_model as mlflow_model
 from models.artifact import ResponseModel
 from models.layout import KEY, FeatureLayout
+from pipeline.core.errors import project_root
 
 # What the pyfunc imports at load time (besides txresponse itself, which must be installed).
 _REQUIREMENTS = ("mlflow", "lightgbm", "numpy", "pandas", "scikit-learn", "skops")
 
 
-def tracking_uri(root: Path = Path(".")) -> str:
-    """MLFLOW_TRACKING_URI if set, else the embedded SQLite store `root/mlflow.db`."""
+def tracking_uri(root: Path | None = None) -> str:
+    """MLFLOW_TRACKING_URI if set, else the embedded SQLite store `root/mlflow.db`; `root`
+    defaults to the project folder (a command started in a sub-folder uses the project's
+    store, not a new one), or the working folder outside any project."""
+    if root is None:
+        root = project_root() or Path(".")
     return os.environ.get("MLFLOW_TRACKING_URI") or \
-        f"sqlite:///{(root / 'mlflow.db').resolve()}"
+        f"sqlite:///{(Path(root) / 'mlflow.db').resolve()}"
 
 
 def _artifact_location(uri: str) -> str | None:
@@ -45,14 +50,14 @@ def _artifact_location(uri: str) -> str | None:
     return (database.parent / "mlruns").resolve().as_uri()
 
 
-def store_exists(root: Path = Path(".")) -> bool:
+def store_exists(root: Path | None = None) -> bool:
     """Whether there is a store to read: a server or other URI is assumed to exist; the default
     SQLite file must be there (reading it would otherwise create an empty one)."""
     parsed = urlparse(tracking_uri(root))
     return parsed.scheme != "sqlite" or Path(unquote(parsed.path)).exists()
 
 
-def store_client(root: Path = Path(".")) -> MlflowClient | None:
+def store_client(root: Path | None = None) -> MlflowClient | None:
     """A client of the tracking store, or None when there is none: a command that only reads
     (was this model evaluated?) must not create an empty store."""
     if not store_exists(root):
@@ -60,7 +65,7 @@ def store_client(root: Path = Path(".")) -> MlflowClient | None:
     return MlflowClient(use_store(root))
 
 
-def use_store(root: Path = Path(".")) -> str:
+def use_store(root: Path | None = None) -> str:
     """Point MLflow at the tracking store (for reading models); the URI."""
     # Usage telemetry would call out to the internet, and progress bars clutter stage logs:
     # off unless the user chose otherwise. (Telemetry is checked per call, so this still works
@@ -104,7 +109,7 @@ def _create_sqlite_store(database: Path) -> None:
         partial.unlink(missing_ok=True)
 
 
-def configure(experiment: str, root: Path = Path(".")) -> str:
+def configure(experiment: str, root: Path | None = None) -> str:
     """Point MLflow at the store, get or create `experiment`, make it current; its id."""
     uri = use_store(root)
     client = MlflowClient(uri)

@@ -20,7 +20,8 @@ import typer
 from typer.core import TyperGroup
 
 from pipeline.core.errors import (INTERNAL_ERROR, INTERRUPTED, PROJECT_HINT, SYSTEM_ERROR,
-                                  USER_ERROR, UserError, missing_path)
+                                  USER_ERROR, UserError, missing_path, project_path,
+                                  project_root)
 
 # command -> module whose `main` it runs, in the order `txresponse --help` lists them
 COMMANDS = {
@@ -49,8 +50,6 @@ _NEEDED_DEFAULTS = {
         ("config_dir", "configuration folder", None, lambda options: True),
         ("model_dir", "trained model folder", "the train stage writes it (dvc repro)",
          lambda options: not options.get("model_uri")),
-        ("dictionary", "feature dictionary", "the features stage writes it (dvc repro)",
-         lambda options: True),
     ),
     "promote": (
         ("criteria_file", "promotion criteria file", None, lambda options: True),
@@ -90,14 +89,42 @@ def _option(signature: inspect.Signature, parameter: str) -> str:
     return declared[0] if declared else "--" + parameter.replace("_", "-")
 
 
+def _typed(parameter: str) -> bool | None:
+    """Whether the command line set `parameter` (None: not known, outside a click context).
+    typer 0.2x vendors click as `typer._click`; older typer used click itself."""
+    for module in ("typer._click.globals", "click.globals"):
+        try:
+            context = importlib.import_module(module).get_current_context(silent=True)
+        except ImportError:
+            continue
+        source = context.get_parameter_source(parameter) if context is not None else None
+        if source is not None:
+            return source.name not in ("DEFAULT", "DEFAULT_MAP")
+    return None
+
+
 def _defaulted_paths(signature: inspect.Signature, options: dict) -> dict[str, Path]:
-    """{option: path} of the path options left at their default."""
+    """{parameter: default} of the path options the user left at their default (by click's
+    record of where each value came from, or else by value)."""
     found = {}
     for name, parameter in signature.parameters.items():
         default = getattr(parameter.default, "default", None)
-        if isinstance(default, Path) and options.get(name) == default:
-            found[_option(signature, name)] = default
+        if not isinstance(default, Path) or options.get(name) != default:
+            continue
+        if not _typed(name):
+            found[name] = default
     return found
+
+
+def _in_project(signature: inspect.Signature, options: dict) -> tuple[dict, set[str]]:
+    """(options, defaulted parameters): each path left at its default (`configs/params.yaml`,
+    `configs`, `artifacts/model`, `dvc.lock`...) that is not in the working folder is taken
+    from the project folder holding it (`project_path`), so that a command started in a
+    sub-folder of the project finds the project's files. A path the user typed is left as it
+    is, relative to the working folder."""
+    defaulted = _defaulted_paths(signature, options)
+    return ({**options, **{name: project_path(default) for name, default in defaulted.items()}},
+            set(defaulted))
 
 
 def _store_path() -> Path | None:
@@ -110,23 +137,30 @@ def _store_path() -> Path | None:
         else None
 
 
-def _preflight(name: str, signature: inspect.Signature, options: dict) -> None:
-    """Refuse at once, with what to do, when a default input of `name` is missing."""
+def _preflight(name: str, signature: inspect.Signature, options: dict,
+               defaulted: set[str] = frozenset()) -> None:
+    """Refuse at once, with what to do, when a default input of `name` is missing (`options`
+    after `_in_project`; `defaulted`: the parameters left at their default)."""
     for parameter, what, made_by, needed in _NEEDED_DEFAULTS.get(name, ()):
         path = options.get(parameter)
         if path is None or not needed(options):
             continue
         folder = parameter.endswith("_dir")
         if not (path.is_dir() if folder else path.is_file()):
-            default = path == getattr(signature.parameters[parameter].default, "default", None)
             raise UserError(missing_path(path, what, _option(signature, parameter), folder,
-                                         made_by, default))
+                                         made_by, parameter in defaulted))
     if name in _READS_STORE and _READS_STORE[name](options):
         database = _store_path()
         if database is not None and not database.exists():
-            where = (f"{PROJECT_HINT}; from elsewhere, set MLFLOW_TRACKING_URI"
-                     if not Path("configs").is_dir() else
-                     "train a model first (dvc repro), or set MLFLOW_TRACKING_URI")
+            root = project_root()
+            if root is None:
+                where = f"{PROJECT_HINT}; from elsewhere, set MLFLOW_TRACKING_URI"
+            elif root != Path.cwd().resolve():
+                # The store is found in the working folder only (models/tracking.py).
+                where = (f"the tracking store is read from the working folder: run this from "
+                         f"the project folder {root}, or set MLFLOW_TRACKING_URI")
+            else:
+                where = "train a model first (dvc repro), or set MLFLOW_TRACKING_URI"
             extra = ", or pass --no-log" if name == "model-card" else ""
             raise UserError(f"no MLflow tracking store at {database}: {where}{extra}")
 
@@ -203,8 +237,9 @@ def _failed_path(error: OSError, given: list[Path]) -> tuple[Path, str] | None:
 
 
 def _explained(name: str, error: Exception, signature: inspect.Signature,
-               options: dict) -> tuple[int, str]:
-    """(exit code, message) for an exception no stage turned into a message."""
+               options: dict, defaulted: set[str] = frozenset()) -> tuple[int, str]:
+    """(exit code, message) for an exception no stage turned into a message (`defaulted`: the
+    path parameters left at their default)."""
     if isinstance(error, MemoryError):
         return OUT_OF_MEMORY, (f"txresponse {name}: ran out of memory. Close other programs, "
                                "use a machine with more memory"
@@ -215,17 +250,16 @@ def _explained(name: str, error: Exception, signature: inspect.Signature,
     if failed is not None:
         path, reason = failed
         message = f"txresponse {name}: {path}: {reason}"
-        if not path.is_absolute():
-            defaulted = [o for o, default in _defaulted_paths(signature, options).items()
-                         if path == default or default in path.parents]
-            if not defaulted:
-                message += f" (in {Path.cwd()})"
-            elif not Path("configs").is_dir():
-                message += (f" (looked in {Path.cwd()}): {PROJECT_HINT}; from elsewhere, "
-                            f"pass {defaulted[0]}")
-            else:
-                message += (f" (in {Path.cwd()}): run the stage that writes it, or pass "
-                            f"{defaulted[0]}")
+        under = [_option(signature, parameter) for parameter in sorted(defaulted)
+                 if path == options[parameter] or options[parameter] in path.parents]
+        where = "" if path.is_absolute() else f" (in {Path.cwd()})"
+        if not under:
+            message += where
+        elif project_root() is None:
+            message += (f" (looked in {Path.cwd()} and the folders above it): {PROJECT_HINT}; "
+                        f"from elsewhere, pass {under[0]}")
+        else:
+            message += f"{where}: run the stage that writes it, or pass {under[0]}"
         return USER_ERROR, message
     if error.errno is not None and error.strerror:
         where = f" ({os.fsdecode(error.filename)})" if error.filename is not None else ""
@@ -244,8 +278,10 @@ def _user_errors_as_messages(name: str, main):
     """The stage's `main`, run so that nothing reaches the terminal as a traceback (typer
     reads the signature through `functools.wraps`):
 
-    - `UserError`: its message, exit 2; a missing default input is refused before the stage
+    - a path option left at its default is looked for in the working folder, then in the
+      project folder (`_in_project`); a missing default input is refused before the stage
       starts (`_preflight`);
+    - `UserError`: its message, exit 2;
     - a file or folder the system cannot use: the path and the system's reason, exit 2; disk
       full and other system failures, exit 74; out of memory, exit 71;
     - Ctrl-C: one line, exit 130;
@@ -258,8 +294,10 @@ def _user_errors_as_messages(name: str, main):
 
     @functools.wraps(main)
     def guarded(*args, **kwargs):
+        defaulted: set[str] = set()
         try:
-            _preflight(name, signature, kwargs)
+            kwargs, defaulted = _in_project(signature, kwargs)
+            _preflight(name, signature, kwargs, defaulted)
             return main(*args, **kwargs)
         except _PASS_THROUGH:
             raise
@@ -272,7 +310,7 @@ def _user_errors_as_messages(name: str, main):
         except Exception as error:
             if _debug():
                 raise
-            code, message = _explained(name, error, signature, kwargs)
+            code, message = _explained(name, error, signature, kwargs, defaulted)
             # Chained, not printed: an in-process caller (CliRunner) can still reach the error.
             raise _stop(message, code) from error
     return guarded

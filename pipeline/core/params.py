@@ -1,6 +1,9 @@
 """Typed, validated view of `configs/params.yaml`.
 
-Loaded once by each stage's `main()`; plain values are then passed to pure functions.
+Loaded once by each stage's `main()`; plain values are then passed to pure functions. Every
+section refuses keys it does not declare, so a misspelt key stops the stage with the closest
+valid one instead of running with the default: a stage that needs a new key declares it here,
+with its default.
 """
 from __future__ import annotations
 
@@ -8,10 +11,12 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import (BaseModel, BeforeValidator, ConfigDict, Field, ValidationError,
-                      field_validator, model_validator)
+from pydantic import (AllowInfNan, BaseModel, BeforeValidator, ConfigDict, Field,
+                      ValidationError, field_validator, model_validator)
 
-from pipeline.core.errors import UserError, read_yaml_file, validation_problems
+from pipeline.core.errors import UserError, project_path, read_yaml_file, validation_problems
+
+DEFAULT_PATH = Path("configs/params.yaml")
 
 # scikit-learn takes seeds up to 2**32 - 1; the bootstrap refits use seed + 1, seed + 2, ...
 # (models/uncertainty.py), so seed + train.uncertainty_replicates must stay within it.
@@ -28,7 +33,16 @@ def _not_bool(value):
     return value
 
 
+def _not_bool_number(value):
+    # pydantic would take true/false as 1.0/0.0 for a float.
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
 Int = Annotated[int, BeforeValidator(_not_bool)]
+# A finite number: `.nan` or `.inf` in YAML would slip through every range check.
+Float = Annotated[float, BeforeValidator(_not_bool_number), AllowInfNan(False)]
 
 
 def _safe_name(value: str, key: str) -> str:
@@ -39,9 +53,9 @@ def _safe_name(value: str, key: str) -> str:
 
 
 class _Section(BaseModel):
-    # Extra keys are allowed so that a stage added later can carry its own section without every
-    # older stage having to know about it.
-    model_config = ConfigDict(extra="allow", frozen=True)
+    # Unknown keys are refused (load_params names the closest valid one): a misspelt key must
+    # not silently run with the default.
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class DataParams(_Section):
@@ -65,7 +79,7 @@ class TargetParams(_Section):
     definition: Literal["response", "remission"] = "response"
     baseline_window: tuple[Int, Int] = (-14, 0)
     endpoint_window: tuple[Int, Int] = (10, 28)
-    min_reduction: float = 0.5
+    min_reduction: Float = 0.5
     # A patient with a baseline but no endpoint rating: left out, or counted as not reaching
     # the outcome (features/estimand.py; the default is argued in docs/training.md).
     missing_endpoint: Literal["exclude", "non_response"] = "exclude"
@@ -94,7 +108,7 @@ class FeaturesParams(_Section):
 class ValidateParams(_Section):
     """How much quarantine the validate stage tolerates before it stops (docs/validation.md)."""
 
-    max_quarantine_fraction: float = 0.2  # per table: quarantined rows / rows in
+    max_quarantine_fraction: Float = 0.2  # per table: quarantined rows / rows in
 
     @model_validator(mode="after")
     def _check(self) -> ValidateParams:
@@ -106,7 +120,7 @@ class ValidateParams(_Section):
 class SplitParams(_Section):
     """Held-out test patients: a stratified share, or a whole site (a new clinic)."""
 
-    test_fraction: float = Field(0.25, gt=0, lt=1)
+    test_fraction: Float = Field(0.25, gt=0, lt=1)
     holdout_site: str | None = None
 
     @field_validator("holdout_site")
@@ -133,16 +147,13 @@ class TrainParams(_Section):
         return _safe_name(value, f"train.{info.field_name}")
 
 
-class PoorSubgroupParams(BaseModel):
+class PoorSubgroupParams(_Section):
     """When a subgroup big enough to judge is named among the model card's limitations
-    (`models.subgroups.PoorSubgroupRule`). Unknown keys are refused: a typo must not switch the
-    rule off."""
+    (`models.subgroups.PoorSubgroupRule`)."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    min_auroc: float = Field(0.6, ge=0, le=1)
-    calibration_slope: tuple[float, float] = (0.5, 1.5)
-    max_abs_calibration_intercept: float = Field(0.5, ge=0)
+    min_auroc: Float = Field(0.6, ge=0, le=1)
+    calibration_slope: tuple[Float, Float] = (0.5, 1.5)
+    max_abs_calibration_intercept: Float = Field(0.5, ge=0)
 
     @model_validator(mode="after")
     def _check(self) -> PoorSubgroupParams:
@@ -157,7 +168,7 @@ class EvaluateParams(_Section):
     bootstrap_resamples: Int = Field(1000, ge=200)
     # Probabilities where sensitivity, PPV and net benefit are reported; net benefit weighs
     # false positives by t / (1 - t), so 0 and 1 are excluded.
-    thresholds: list[float] = [0.3, 0.5, 0.7]
+    thresholds: list[Float] = [0.3, 0.5, 0.7]
     min_subgroup_n: Int = Field(30, ge=1)
     min_subgroup_events: Int = Field(10, ge=1)  # responders and non-responders, each
     poor_subgroup: PoorSubgroupParams = PoorSubgroupParams()
@@ -214,15 +225,18 @@ class Params(_Section):
         return self
 
 
-def load_params(path: Path | str = "configs/params.yaml") -> Params:
-    """Read and validate the params file; a missing or unreadable file, or a key with a wrong
-    value, raises `UserError` naming the file and the key."""
-    raw = read_yaml_file(path, "params file", "--params")
+def load_params(path: Path | str | None = None) -> Params:
+    """Read and validate the params file (default: `configs/params.yaml` of the working folder,
+    or else of the project folder it lies in); a missing or unreadable file, an unknown key or
+    a key with a wrong value raises `UserError` (one line) naming the file and the key."""
+    default = path is None or Path(path) == DEFAULT_PATH
+    path = project_path(DEFAULT_PATH) if path is None else path
+    raw = read_yaml_file(path, "params file", "--params", default=default)
     if not isinstance(raw, dict):
         raise UserError(f"{path}: expected a mapping of sections (seed:, data:, target:, ...), "
                         f"found {'nothing' if raw is None else type(raw).__name__}")
     try:
         return Params.model_validate(raw)
     except ValidationError as error:
-        problems = validation_problems(error)
+        problems = validation_problems(error, model=Params)
         raise UserError(f"{path}: {problems}") from None

@@ -10,7 +10,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from pipeline.core.errors import UserError, missing_path, read_yaml_file, validation_problems
+from pipeline.core.errors import (UserError, missing_path, project_path, read_yaml_file,
+                                  validation_problems)
 
 
 class _Strict(BaseModel):
@@ -113,17 +114,26 @@ def _load_keyed(path: Path, model: type[_Strict], what: str) -> dict:
         try:
             entries[key] = model.model_validate({**(spec or {}), "key": key})
         except ValidationError as error:
-            raise UserError(f"{path}: {validation_problems(error, prefix=str(key))}") from None
+            # An unknown field is named with the closest valid one (never `key`: it is the
+            # entry's name).
+            problems = validation_problems(error, prefix=str(key), model=model, hidden={"key"})
+            raise UserError(f"{path}: {problems}") from None
     return entries
 
 
-def load_registries(config_dir: Path | str = "configs") -> Registries:
-    """Read `instruments.yaml`, `biomarkers.yaml` and `covariates.yaml` from `config_dir`; a
-    missing, unreadable or invalid file raises `UserError` (one line) naming it."""
-    config_dir = Path(config_dir)
+DEFAULT_DIR = Path("configs")
+
+
+def load_registries(config_dir: Path | str | None = None) -> Registries:
+    """Read `instruments.yaml`, `biomarkers.yaml` and `covariates.yaml` from `config_dir`
+    (default: `configs/` of the working folder, or else of the project folder it lies in); a
+    missing, unreadable or invalid file, or an unknown field in an entry, raises `UserError`
+    (one line) naming it."""
+    default = config_dir is None or Path(config_dir) == DEFAULT_DIR
+    config_dir = project_path(DEFAULT_DIR) if config_dir is None else Path(config_dir)
     if not config_dir.is_dir():
         raise UserError(missing_path(config_dir, "configuration folder", "--configs",
-                                     folder=True))
+                                     folder=True, default=default))
     return Registries(
         instruments=_load_keyed(config_dir / "instruments.yaml", Instrument,
                                 "instrument registry"),
