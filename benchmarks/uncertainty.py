@@ -43,7 +43,7 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from scipy.stats import norm
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from benchmarks.explain import machine
 from benchmarks.quality import SITE_SEED, cohort
@@ -54,7 +54,6 @@ from models.layout import FeatureLayout
 from models.scoring import INTERVAL_LEVEL
 from models.split import DEVELOPMENT
 from models.training import development_data, train
-from models.tuning import out_of_fold
 from models.scoring import probability_interval
 from pipeline.core.params import load_params
 from pipeline.core.registries import load_registries
@@ -84,7 +83,7 @@ def refit_same_spec(model: ResponseModel, features, labels, params) -> ResponseM
                                  random_state=params.seed).split(X, y))
     make = lambda: make_classifier(model.classifier, layout, params.seed,  # noqa: E731
                                    **model.hyperparameters)
-    oof = out_of_fold(make(), X, y, folds)
+    oof = cross_val_predict(make(), X, y, cv=folds, method="predict_proba")[:, 1]
     return ResponseModel(model.classifier, make().fit(X, y),
                          fit_calibrator(params.train.calibrator, y, oof), layout,
                          model.hyperparameters)

@@ -1,1 +1,2 @@
-"""Clinical feature definitions (filled in by the features stage)."""
+"""Clinical features and outcome labels, computed from what is known on the prediction day
+(the features stage; docs/features.md)."""

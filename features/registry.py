@@ -1,8 +1,8 @@
-"""The feature registry: every feature's name, clinical meaning, unit, sources and when it is
-known, in one place.
+"""The feature registry: every feature's name, clinical meaning, unit, kind and sources, in one
+place.
 
-Later stages read the same registry for plain-language names in clinician reports, so `label`
-and `phrase` are written for a psychiatrist, not a data scientist.
+Clinician reports take their plain-language names from it, so `label` (with its `unit`) is
+written for a psychiatrist, not a data scientist.
 """
 from __future__ import annotations
 
@@ -19,11 +19,9 @@ Kind = Literal["numeric", "binary", "categorical"]
 
 @dataclass(frozen=True)
 class FeatureSpec:
-    """One feature.
-
-    `known_after_day` is the last day of records the feature reads relative to the prediction
-    day: 0 means "known at the prediction day" (baseline). `compute` returns one value per
-    patient, indexed by `patient_id`; missing stays missing.
+    """One feature, known on the prediction day (every feature reads only records up to it,
+    features/records.py). `compute` returns one value per patient, indexed by `patient_id`;
+    missing stays missing.
     """
 
     name: str
@@ -34,15 +32,12 @@ class FeatureSpec:
     sources: tuple[str, ...]
     compute: Callable[[KnownRecords], pd.Series]
     levels: tuple[str, ...] | None = None
-    known_after_day: int = 0
     # Features that stand for one characteristic recorded in one of several forms (the first
     # dose in mg/kg or in mg): a patient has at most one, so the others are not "not recorded".
     alternatives: str | None = None
 
-    @property
-    def known(self) -> str:
-        return "baseline (on or before the prediction day)" if self.known_after_day == 0 \
-            else f"after day {self.known_after_day}"
+    # Every feature is a baseline feature: the feature dictionary's "known" column says so.
+    known = "baseline (on or before the prediction day)"
 
 
 @dataclass

@@ -1,1 +1,2 @@
-"""Model factories, calibration and explanation (filled in by the train stage)."""
+"""The model: classifiers, tuning, calibration, the saved artifact, evaluation, explanations,
+scoring and the clinician reports (docs/architecture.md)."""

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import special
+from scipy.special import expit
 from sklearn.isotonic import IsotonicRegression
 from sklearn.linear_model import LogisticRegression
 
@@ -18,12 +20,9 @@ _EPS = 1e-6
 
 
 def logit(p: np.ndarray) -> np.ndarray:
-    p = np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS)
-    return np.log(p) - np.log1p(-p)
-
-
-def expit(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-np.asarray(z, dtype=float)))
+    """Log-odds of p clipped to [1e-6, 1 − 1e-6]: a probability of 0 or 1 gets a finite
+    log-odds (scipy's own logit gives ±inf there)."""
+    return special.logit(np.clip(np.asarray(p, dtype=float), _EPS, 1 - _EPS))
 
 
 @dataclass(frozen=True)

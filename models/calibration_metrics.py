@@ -11,6 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
+from scipy.special import expit
 from statsmodels.nonparametric.smoothers_lowess import lowess
 
 from models.scores import as_arrays, batchable, logit
@@ -154,10 +155,6 @@ _MAX_ITERATIONS = 100
 _TOLERANCE = 1e-10
 
 
-def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 0.5 * (1.0 + np.tanh(0.5 * z))  # no overflow warning for large |z|
-
-
 # Rows without a finite fit (separation, one outcome) diverge to inf/NaN before they are set
 # to NaN at the end; their arithmetic warnings say nothing the NaN does not.
 def _quiet():
@@ -178,7 +175,7 @@ def calibration_in_the_large(y_true, p):
     converged = np.zeros(y.shape[:-1], dtype=bool)
     with _quiet():
         for _ in range(_MAX_ITERATIONS):
-            mu = _sigmoid(a[..., None] + offset)
+            mu = expit(a[..., None] + offset)
             score = (y - mu).sum(axis=-1)
             information = (mu * (1 - mu)).sum(axis=-1)
             step = np.where(converged, 0.0, score / information)
@@ -204,7 +201,7 @@ def calibration_slope(y_true, p):
     converged = np.zeros(shape, dtype=bool)
     with _quiet():
         for _ in range(_MAX_ITERATIONS):
-            mu = _sigmoid(a[..., None] + b[..., None] * z)
+            mu = expit(a[..., None] + b[..., None] * z)
             r, w = y - mu, mu * (1 - mu)
             g0, g1 = r.sum(axis=-1), (r * z).sum(axis=-1)
             h00, h01, h11 = w.sum(axis=-1), (w * z).sum(axis=-1), (w * z * z).sum(axis=-1)

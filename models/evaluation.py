@@ -46,9 +46,6 @@ def test_set(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame,
                    {k: v for k, v in groups.items() if k not in skipped}, skipped)
 
 
-ROLES = ("candidate_calibrated", "candidate_uncalibrated", "comparator_calibrated")
-
-
 def predictions(candidate: ResponseModel, comparator: ResponseModel,
                 test: TestSet) -> dict[str, np.ndarray]:
     """The three prediction columns compared side by side, keyed by role (stable file and

@@ -87,22 +87,6 @@ def max_cox_snell_r2(prevalence: float) -> float | None:
     return 1.0 - math.exp(2.0 * _bernoulli_loglik_per_patient(float(prevalence)))
 
 
-def cox_snell_from_nagelkerke(r2_nagelkerke: float, prevalence: float) -> float | None:
-    """Nagelkerke R² → Cox–Snell R² (R²cs = R²N · max(R²cs)); None if φ is not in (0, 1).
-
-    Not rounded. pmsampsize rounds this to 3 decimals, and the BMJ 2020 example uses 0.15 × 0.33 =
-    0.05 (both rounded); the unrounded value can give a visibly different n.
-    """
-    maximum = max_cox_snell_r2(prevalence)
-    return None if maximum is None else float(r2_nagelkerke) * maximum
-
-
-def nagelkerke_from_cox_snell(r2_cox_snell: float, prevalence: float) -> float | None:
-    """Cox–Snell R² → Nagelkerke R² (R²cs / max(R²cs), the [0, 1] rescaling); None if φ ∉ (0, 1)."""
-    maximum = max_cox_snell_r2(prevalence)
-    return None if maximum is None else float(r2_cox_snell) / maximum
-
-
 def cox_snell_r2(y_true, p) -> float:
     """Cox–Snell R² of predicted probabilities p against outcomes y.
 
@@ -219,7 +203,7 @@ def minimum_sample_size(parameters: float, prevalence: float, r2_cox_snell: floa
     parameters: candidate predictor parameters P (dummies, spline terms and interactions count
     one each; count the candidates, not those a selection keeps). prevalence: anticipated outcome
     proportion φ. r2_cox_snell: anticipated (optimism-adjusted or cross-validated) Cox–Snell R²;
-    convert a Nagelkerke R² with ``cox_snell_from_nagelkerke``.
+    a Nagelkerke R² converts to it as R²N · ``max_cox_snell_r2(φ)``.
 
     Never raises for bad numbers: what cannot be computed is None with a reason. P = 0 (intercept
     only) needs no shrinkage, so criteria 1 and 2 ask for 0 patients and EPP is undefined.

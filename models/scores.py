@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import numpy as np
+from scipy import special
 from scipy.stats import rankdata
 
 # Probabilities are clipped this far from 0 and 1 before taking logs or log-odds, the same
@@ -110,5 +111,4 @@ def log_loss(y_true, p, eps: float = PROBABILITY_EPS):
 
 def logit(p, eps: float = PROBABILITY_EPS) -> np.ndarray:
     """Log-odds of p, clipped to [eps, 1 − eps] first."""
-    p = np.clip(np.asarray(p, dtype=float), eps, 1 - eps)
-    return np.log(p) - np.log1p(-p)
+    return special.logit(np.clip(np.asarray(p, dtype=float), eps, 1 - eps))

@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 from sklearn.base import clone
 from sklearn.metrics import log_loss, roc_auc_score
-from sklearn.model_selection import ParameterSampler, StratifiedKFold
+from sklearn.model_selection import ParameterSampler, StratifiedKFold, cross_val_predict
 
 from models.factory import (LOGISTIC_DESIGN_PARAMETERS, SEARCH_SPACES, make_classifier,
                             make_logistic)
@@ -29,24 +29,16 @@ class SearchResult:
     out_of_fold: np.ndarray         # best candidate's out-of-fold P(response)
 
 
-def out_of_fold(estimator, X: pd.DataFrame, y: np.ndarray, folds: list) -> np.ndarray:
-    predictions = np.empty(len(y), dtype=float)
-    for train, held_out in folds:
-        fitted = clone(estimator).fit(X.iloc[train], y[train])
-        predictions[held_out] = fitted.predict_proba(X.iloc[held_out])[:, 1]
-    return predictions
-
-
 def _logistic_out_of_fold(layout: FeatureLayout, X: pd.DataFrame, y: np.ndarray,
                           sampled: list[dict], folds: list, seed: int,
                           progress=None) -> list[np.ndarray]:
     """Out-of-fold predictions of every sampled logistic candidate, building each fold's design
     matrix once per design setting (n_knots) and fitting only the penalised regression per C.
 
-    The same numbers as cross-validating each full pipeline (`out_of_fold`): a Pipeline's fit
-    is the design's fit_transform followed by the classifier's fit, and the design does not
-    depend on C. Rebuilding the 35-transformer design for every candidate x fold was most of
-    the search's time."""
+    The same numbers as cross-validating each full pipeline (`cross_val_predict`): a
+    Pipeline's fit is the design's fit_transform followed by the classifier's fit, and the
+    design does not depend on C. Rebuilding the 35-transformer design for every candidate x
+    fold was most of the search's time."""
     predictions = [np.empty(len(y), dtype=float) for _ in sampled]
     groups: dict[tuple, list[int]] = {}
     for i, hyper in enumerate(sampled):
@@ -95,7 +87,8 @@ def search(classifier: str, layout: FeatureLayout, X: pd.DataFrame, y: np.ndarra
         if oofs is not None:
             oof = oofs[i]
         else:
-            oof = out_of_fold(make_classifier(classifier, layout, seed, **hyper), X, y, folds)
+            oof = cross_val_predict(make_classifier(classifier, layout, seed, **hyper), X, y,
+                                    cv=folds, method="predict_proba")[:, 1]
             if progress is not None:
                 progress()
         entry = {"hyperparameters": hyper, "cv_log_loss": float(log_loss(y, oof)),

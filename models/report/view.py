@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import math
 
+from scipy.special import expit, logit
+
 from models.report import charts
 from models.report.phrasing import (Characteristic, contribution_phrase, describe_value,
                                     estimand_sentence, expected_out_of, is_missing,
@@ -94,8 +96,7 @@ def gap_points(probability: float, gap_logodds: float) -> float:
     percentage points of probability, the unit the reader sees everywhere else."""
     if not (0 < probability < 1) or not math.isfinite(gap_logodds):
         return 0.0
-    logit = math.log(probability / (1 - probability))
-    return 100 * (probability - 1 / (1 + math.exp(-(logit - gap_logodds))))
+    return 100 * (probability - float(expit(logit(probability) - gap_logodds)))
 
 
 def model_caution(meta: dict) -> str:

@@ -1,8 +1,6 @@
-"""Reading and writing contract tables as files.
-
-Input is a folder with one file per table: `<table>.csv` (UTF-8, header row) or, instead, a
-Parquet file with the same stem. Decoding problems are the validate stage's business; this
-module only finds and writes files.
+"""Contract tables as files: writing a table as reproducible CSV, and reading the validated
+patients' sites. Finding and decoding raw input files is the validate stage's business
+(pipeline/validation/reading.py).
 """
 from __future__ import annotations
 
@@ -11,15 +9,6 @@ from pathlib import Path
 import pandas as pd
 
 from pipeline.core.atomic import write_text
-
-
-def table_path(folder: Path, table: str) -> Path | None:
-    """The file holding `table` in `folder`, preferring CSV; None when the table is absent."""
-    for suffix in (".csv", ".parquet"):
-        candidate = folder / f"{table}{suffix}"
-        if candidate.exists():
-            return candidate
-    return None
 
 
 def write_csv(frame: pd.DataFrame, path: Path) -> None:

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit
 
 from pipeline.simulation import history, measures
 from pipeline.simulation.effects import ResponseEffects
@@ -147,7 +148,7 @@ def simulate_cohort(n_patients: int, n_sites: int, seed: int, site_seed: int | N
         + effects.intranasal_age_65_plus * ((route == "intranasal")
                                             & (patients["age_years"].to_numpy() >= 65))
     )
-    true_probability = 1.0 / (1.0 + np.exp(-logodds))
+    true_probability = expit(logodds)
     responder = rng.random(n_patients) < true_probability
 
     sessions, last_session_day = history.simulate_sessions(rng, ids, route, sites,

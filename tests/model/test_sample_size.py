@@ -27,8 +27,8 @@ import pytest
 import statsmodels.api as sm
 from scipy.special import expit
 
-from models.sample_size import (CRITERIA, assess, cox_snell_from_nagelkerke, cox_snell_r2,
-                                max_cox_snell_r2, minimum_sample_size, nagelkerke_from_cox_snell)
+from models.sample_size import (CRITERIA, assess, cox_snell_r2, max_cox_snell_r2,
+                                minimum_sample_size)
 
 
 def _ns(result) -> list[int | None]:
@@ -78,7 +78,7 @@ def test_the_bmj_2020_binary_example():
     assert round(max_cox_snell_r2(0.05), 2) == 0.33
     # "0.15×0.33=0.05": a Nagelkerke R² of 0.15, rounded as the paper does. Unrounded it is
     # 0.0492, which asks for more patients than the paper's 5249 (see the next test).
-    assert round(cox_snell_from_nagelkerke(0.15, 0.05), 2) == 0.05
+    assert round(0.15 * max_cox_snell_r2(0.05), 2) == 0.05
     r = minimum_sample_size(30, 0.05, 0.05)
     assert r.n == 5249 and r.binding == "shrinkage"  # "driven by criterion B3"
     assert r.events_required == 263 and round(r.epp, 2) == 8.75
@@ -92,8 +92,7 @@ def test_rounding_the_anticipated_r2_matters():
 
     Nothing is rounded here: the caller decides which R² to anticipate.
     """
-    exact = cox_snell_from_nagelkerke(0.15, 0.05)
-    assert exact == pytest.approx(0.15 * max_cox_snell_r2(0.05))
+    exact = 0.15 * max_cox_snell_r2(0.05)
     assert minimum_sample_size(30, 0.05, exact).n > minimum_sample_size(30, 0.05, 0.05).n
 
 
@@ -119,14 +118,8 @@ def test_max_cox_snell_r2_is_symmetric_and_largest_at_half():
     assert max_cox_snell_r2(0.2) < max_cox_snell_r2(0.5)
 
 
-def test_nagelkerke_and_cox_snell_convert_both_ways():
-    for prevalence in (0.05, 0.174, 0.5, 0.9):
-        cs = cox_snell_from_nagelkerke(0.3, prevalence)
-        assert nagelkerke_from_cox_snell(cs, prevalence) == pytest.approx(0.3)
-    assert nagelkerke_from_cox_snell(max_cox_snell_r2(0.3), 0.3) == pytest.approx(1.0)
+def test_max_cox_snell_r2_needs_a_prevalence_strictly_between_0_and_1():
     for bad in (0.0, 1.0, float("nan"), None):
-        assert cox_snell_from_nagelkerke(0.3, bad) is None
-        assert nagelkerke_from_cox_snell(0.1, bad) is None
         assert max_cox_snell_r2(bad) is None
 
 

@@ -6,11 +6,11 @@ import numpy as np
 import pandas as pd
 import pytest
 from sklearn.metrics import log_loss
-from sklearn.model_selection import StratifiedKFold
+from sklearn.model_selection import StratifiedKFold, cross_val_predict
 
 from models.factory import make_classifier
 from models.layout import FeatureLayout
-from models.tuning import out_of_fold, search
+from models.tuning import search
 
 
 @pytest.fixture(scope="module")
@@ -38,8 +38,8 @@ def test_shared_design_search_equals_cross_validating_each_pipeline(data):
     folds = list(StratifiedKFold(3, shuffle=True, random_state=4).split(X, y))
     assert len(result.candidates) == 5
     for entry in result.candidates:
-        oof = out_of_fold(make_classifier("logistic", layout, 4, **entry["hyperparameters"]),
-                          X, y, folds)
+        oof = cross_val_predict(make_classifier("logistic", layout, 4, **entry["hyperparameters"]),
+                                X, y, cv=folds, method="predict_proba")[:, 1]
         assert entry["cv_log_loss"] == pytest.approx(log_loss(y, oof), rel=1e-12, abs=0)
     best = min(result.candidates, key=lambda e: e["cv_log_loss"])
     assert result.best == best["hyperparameters"]
