@@ -1,5 +1,8 @@
 """`txresponse model-card`: the model card of a training run (Markdown and self-contained HTML),
-with a TRIPOD+AI checklist; both files are also logged to the run under `model_card/`."""
+with a TRIPOD+AI checklist; both files are also logged to the run under `model_card/`.
+
+The card only renders: every interval on it was computed by the evaluate stage. A metrics.json
+without them (written before evaluate recorded every interval) is refused."""
 from __future__ import annotations
 
 import json
@@ -10,11 +13,10 @@ import typer
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from rich.console import Console
+from rich.text import Text
 
 from models import tracking
-from models.governance.card import CardInputs, card_context
-from models.governance.intervals import extra_intervals
-from models.governance.intervals import recorded as intervals_recorded
+from models.governance.card import CardInputs, card_context, missing_intervals
 from models.governance.render import render_html, render_markdown
 from models.registration import with_version
 from pipeline.core.atomic import write_text
@@ -55,24 +57,26 @@ def main(
     out: Path = typer.Option(..., "--out", help="Markdown card; the .html is written beside."),
     validated: Path = typer.Option(None, "--validated", help="Validated tables: sites and "
                                    "observed days of the whole cohort (else: test sites)."),
-    predictions: Path = typer.Option(None, "--predictions", help="Test predictions CSV: for "
-                                     "runs evaluated before every interval was recorded, adds "
-                                     "bootstrap intervals for Brier, calibration and ICI "
-                                     "(ignored when metrics.json has them)."),
-    resamples: int = typer.Option(1000, "--resamples", min=100,
-                                  help="Bootstrap resamples for --predictions."),
     data_origin: str = typer.Option(None, "--data-origin",
                                     help="simulated | real (the limitations differ); default: "
                                          "data.origin in the params file."),
     log: bool = typer.Option(True, "--log/--no-log", help="Log the card to the MLflow run."),
     params_file: Path = typer.Option(Path("configs/params.yaml"), "--params",
-                                     help="Params (seed of the bootstrap)."),
+                                     help="Params (data.origin)."),
 ) -> None:
     """Write the model card (Markdown and HTML) of a training run and log it to the run."""
     if data_origin is None:
         data_origin = load_params(params_file).data.origin if params_file.exists() else "real"
     if data_origin not in ("simulated", "real"):
         raise typer.BadParameter("must be simulated or real", param_hint="--data-origin")
+    metrics_document = _json(metrics)
+    missing = missing_intervals(metrics_document)
+    if missing:
+        console.print(Text(f"{metrics} has no interval for {', '.join(missing)} (evaluated "
+                           "before the evaluate stage recorded every interval): run `txresponse "
+                           "evaluate` (dvc repro evaluate) again, then the card.", style="red"),
+                      soft_wrap=True)
+        raise typer.Exit(2)
     run = _json(run_ref)
     tracking.use_store()
     client = MlflowClient()
@@ -87,19 +91,10 @@ def main(
             raise typer.Exit(2) from None
         tags, params = {}, {}
     sites, days = _from_validated(validated) if validated else (None, None)
-    intervals = None
-    metrics_document = _json(metrics)
-    if predictions is not None and not intervals_recorded(metrics_document):
-        frame = pd.read_csv(predictions)
-        seed = load_params(params_file).seed if params_file.exists() else 0
-        with console.status(f"Bootstrap intervals ({resamples} resamples)"):
-            intervals = extra_intervals(frame["label"].to_numpy(),
-                                        frame["candidate_calibrated"].to_numpy(), resamples, seed)
     inputs = CardInputs(run=run, metrics=metrics_document, evaluation=_json(evaluation),
                         features=_json(features), training=_json(training),
                         validation=_json(validation), run_tags=tags, run_params=params,
-                        sites=sites, observed_days=days, extra_intervals=intervals,
-                        data_origin=data_origin)
+                        sites=sites, observed_days=days, data_origin=data_origin)
     context = card_context(inputs)
     html = out.with_suffix(".html")
     write_text(out, render_markdown(context))

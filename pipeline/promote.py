@@ -13,17 +13,17 @@ from pathlib import Path
 
 import typer
 from mlflow import MlflowClient
-from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from models import tracking
 from models.governance.champion import evaluate_criteria
-from models.governance.criteria import FAIL, PASS, CriterionResult, load_criteria
-from models.governance.evidence import (UnknownReference, alias_version, load_evidence,
-                                        resolve_version)
+from models.governance.criteria import FAIL, PASS, CriterionResult
 from models.governance.registry import CHAMPION, Decision, move_champion, record
+from models.references import UnknownReference, alias_version, resolve_version
+from models.review.config import DEFAULT_FILE, CriteriaError, read_criteria
+from models.review.evidence import load_run, private_folder
 from pipeline.core.params import load_params
 
 PROMOTED, REFUSED, UNUSABLE, RACE = 0, 1, 2, 3
@@ -55,8 +55,8 @@ def main(
                             "models:/NAME@ALIAS, or an alias such as candidate."),
     registered_model: str = typer.Option(None, "--registered-model", help="Registered model "
                                          "(default: train.registered_model in --params)."),
-    criteria_file: Path = typer.Option(Path("configs/promotion.yaml"), "--criteria",
-                                       help="Promotion criteria."),
+    criteria_file: Path = typer.Option(DEFAULT_FILE, "--criteria",
+                                       help="Promotion criteria and subgroup margins."),
     force: bool = typer.Option(False, "--force", help="Promote despite failed criteria "
                                "(needs --reason; recorded)."),
     reason: str = typer.Option(None, "--reason", help="Why the failures are overridden."),
@@ -75,9 +75,9 @@ def main(
         err.print("[red]--force needs --reason TEXT: an override must say why.[/red]")
         raise typer.Exit(UNUSABLE)
     try:
-        criteria = load_criteria(criteria_file)
-    except (OSError, ValidationError) as error:
-        err.print(Text(f"Cannot read the criteria in {criteria_file}: {error}", style="red"))
+        criteria = read_criteria(criteria_file)
+    except CriteriaError as error:
+        err.print(Text(str(error), style="red"))
         raise typer.Exit(UNUSABLE) from None
     tracking.use_store()
     client = MlflowClient()
@@ -88,15 +88,20 @@ def main(
         err.print(Text(str(error), style="red"))
         raise typer.Exit(UNUSABLE) from None
     name = version.name
-    candidate = load_evidence(client, version.run_id)
-    if not candidate.metrics:
+    champion = alias_version(client, name, CHAMPION)
+    already = champion is not None and str(champion.version) == str(version.version)
+    try:  # test predictions pass through a private folder here, removed once read
+        with private_folder(Path.cwd(), ".txresponse-promote-") as scratch:
+            candidate = load_run(client, version.run_id, scratch, run)
+            champion_evidence = None if champion is None or already else \
+                load_run(client, champion.run_id, scratch, CHAMPION)
+    except ValueError as error:
+        err.print(Text(str(error), style="red"))
+        raise typer.Exit(UNUSABLE) from None
+    if not candidate.headline_metrics:
         err.print(Text(f"Run {version.run_id} has no test metrics: run `txresponse evaluate` "
                        "first.", style="red"))
         raise typer.Exit(UNUSABLE)
-    champion = alias_version(client, name, CHAMPION)
-    already = champion is not None and str(champion.version) == str(version.version)
-    champion_evidence = None if champion is None or already else \
-        load_evidence(client, champion.run_id)
     results = evaluate_criteria(criteria, candidate, champion_evidence,
                                 "this version is already champion" if already
                                 else "no champion yet")

@@ -7,7 +7,7 @@ import base64
 from pathlib import Path
 
 from models import figures
-from models.comparison.runs import Run
+from models.review.evidence import Run
 
 CHARTS = {
     "roc": ("roc.png", figures.roc_curves),

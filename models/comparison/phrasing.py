@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from datetime import UTC, datetime
 
-from models.comparison.statistics import Difference
+from models.review.statistics import Difference
 
 MINUS = "\u2212"
 DIGITS = 3

@@ -8,14 +8,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from models.comparison.phrasing import interval, number, signed
-from models.comparison.runs import Run
+from models.review import subgroups
+from models.review.evidence import Run
 
 NOT_LOGGED = "(not logged)"
-# A later run is flagged as worse in a subgroup, when the subgroup is large enough in both runs,
-# if its AUROC is lower than the baseline's by more than this, or its ICI higher by more than
-# this. Chosen as differences a reviewer should look at, not as tests: subgroup intervals are wide.
-SUBGROUP_AUROC_MARGIN = 0.05
-SUBGROUP_ICI_MARGIN = 0.02
 
 # (metric key, label, decimals); AUROC and AUPRC carry the intervals the train stage logs.
 HEADLINE = (
@@ -91,30 +87,28 @@ def _cell(record: dict | None) -> dict:
             "ici": number(record.get("ici"))}
 
 
+_WORSE_LABEL = {"auroc": "AUROC", "ici": "ICI"}
+
+
 def worse_than_baseline(baseline: dict | None, other: dict | None,
-                        auroc_margin: float = SUBGROUP_AUROC_MARGIN,
-                        ici_margin: float = SUBGROUP_ICI_MARGIN) -> dict[str, str]:
-    """{metric: why} where `other` is worse than `baseline` in one subgroup, e.g.
-    {"auroc": "AUROC −0.071"}; {} if not worse, or if either is too small or lacks the metric."""
-    if not baseline or not other or "ok" != baseline.get("status") or "ok" != other.get("status"):
-        return {}
-    worse = {}
-    if None not in (baseline.get("auroc"), other.get("auroc")) and \
-            baseline["auroc"] - other["auroc"] > auroc_margin:
-        worse["auroc"] = f"AUROC {signed(other['auroc'] - baseline['auroc'])}"
-    if None not in (baseline.get("ici"), other.get("ici")) and \
-            other["ici"] - baseline["ici"] > ici_margin:
-        worse["ici"] = f"ICI {signed(other['ici'] - baseline['ici'])}"
-    return worse
+                        margins: dict[str, float]) -> dict[str, str]:
+    """{metric: why} where `other` is worse than `baseline` in one subgroup by more than the
+    metric's margin (`models.review.subgroups.worse`), e.g. {"auroc": "AUROC −0.071"}; {} if
+    not worse, or if either is too small or lacks the metric."""
+    return {metric: f"{_WORSE_LABEL[metric]} {signed(change)}"
+            for metric, change in subgroups.worse(baseline, other, margins).items()}
 
 
-def subgroup_rows(runs: list[Run]) -> list[SubgroupRow]:
-    """One row per (group, level) found in any run, in the baseline's order first."""
-    indexed = [{(r["group"], str(r["level"])): r for r in (run.subgroups or [])} for run in runs]
+def subgroup_rows(runs: list[Run], margins: dict[str, float]) -> list[SubgroupRow]:
+    """One row per (group, level) found in any run, in the baseline's order first; a later
+    run is marked worse by `margins` (configs/promotion.yaml: subgroup_auroc_margin,
+    subgroup_ici_margin)."""
+    indexed = [subgroups.indexed(run.subgroups) for run in runs]
     order = list(dict.fromkeys(key for index in indexed for key in index))
     rows = []
     for key in order:
         records = [index.get(key) for index in indexed]
         rows.append(SubgroupRow(key[0], key[1], [_cell(r) for r in records],
-                                [{}] + [worse_than_baseline(records[0], r) for r in records[1:]]))
+                                [{}] + [worse_than_baseline(records[0], r, margins)
+                                        for r in records[1:]]))
     return rows

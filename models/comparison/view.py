@@ -6,12 +6,13 @@ import string
 from pathlib import Path
 
 from models.comparison import charts, tables
-from models.comparison.pairing import (LABELS, NOT_EVALUATED, ONE_OUTCOME, PATIENTS, TARGETS,
-                                       UNREADABLE, WITHHELD, pair)
 from models.comparison.phrasing import (UNPAIRED_INTERVAL, UNPAIRED_INTERVAL_NOTE, sentence,
                                         timestamp)
-from models.comparison.runs import Run
-from models.comparison.statistics import paired_differences, unpaired_differences
+from models.review.config import PromotionCriteria
+from models.review.evidence import Run
+from models.review.pairing import (LABELS, NOT_EVALUATED, ONE_OUTCOME, PATIENTS, TARGETS,
+                                   UNREADABLE, WITHHELD, pair)
+from models.review.statistics import paired_differences, unpaired_differences
 
 # What an unpaired difference can and cannot mean, by why the runs did not pair.
 _CANNOT_CHECK = ("Without the predictions, whether the two runs share test patients cannot be "
@@ -60,7 +61,7 @@ def _comparison(baseline: Run, label: str, run: Run, n_resamples: int, seed: int
         return {"label": label, "paired": False, "unpaired": False, "differences": [],
                 "sentences": [],
                 "reason": f"run {label} is the same MLflow run as run A: nothing to compare"}
-    pairing = pair(baseline, run, "A", label)
+    pairing = pair(baseline, run, "run A", f"run {label}")
     if not pairing.paired:
         reason = f"Paired comparison of run {label} with run A is impossible: {pairing.reason}."
         if pairing.kind == TARGETS:  # labels that mean something else: nothing to compare
@@ -82,14 +83,16 @@ def _comparison(baseline: Run, label: str, run: Run, n_resamples: int, seed: int
 
 
 def comparison_view(runs: list[Run], figures_dir: Path, n_resamples: int, seed: int,
-                    store: str) -> dict:
-    """The comparison of `runs` (baseline first); charts are written to `figures_dir`."""
+                    store: str, criteria: PromotionCriteria = PromotionCriteria(),
+                    criteria_from: str = "defaults") -> dict:
+    """The comparison of `runs` (baseline first); charts are written to `figures_dir`.
+    `criteria`: the reviewers' file (its subgroup margins), read from `criteria_from`."""
     labelled = labels_for(runs)
     baseline = runs[0]
     comparisons = [_comparison(baseline, label, run, n_resamples, seed)
                    for label, run in list(labelled.items())[1:]]
     params, same_params = tables.differing_params(runs)
-    subgroups = tables.subgroup_rows(runs)
+    subgroups = tables.subgroup_rows(runs, criteria.subgroup_margins)
     worse = [{"group": row.group, "level": row.level, "label": label,
               "reasons": list(reasons.values())}
              for row in subgroups for label, reasons in zip(labelled, row.worse) if reasons]
@@ -108,7 +111,8 @@ def comparison_view(runs: list[Run], figures_dir: Path, n_resamples: int, seed: 
         "lineage": tables.lineage_rows(runs),
         "subgroups": subgroups, "worse_subgroups": worse,
         "subgroups_unpaired": unpaired,
-        "auroc_margin": tables.SUBGROUP_AUROC_MARGIN, "ici_margin": tables.SUBGROUP_ICI_MARGIN,
+        "auroc_margin": criteria.subgroup_auroc_margin,
+        "ici_margin": criteria.subgroup_ici_margin, "margins_from": criteria_from,
         "charts": charts.draw(labelled, paired, figures_dir), "without_curves": without_curves,
         "n_resamples": n_resamples, "seed": seed, "store": store,
     }

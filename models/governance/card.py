@@ -20,11 +20,11 @@ from markupsafe import Markup
 from features.labels import OUTCOME_WORDS
 from models.governance.narrative import intended_use, limitations
 from models.governance.tripod import checklist
+from models.metrics import MORE_INTERVALS
 from models.subgroups import PoorSubgroupRule, judge
 from models.uncertainty import interval_description
 from pipeline.core.escaping import escape_markdown_text
 
-ROLES = ("candidate_calibrated", "candidate_uncalibrated", "comparator_calibrated")
 # (key, name, what it means, digits)
 MEASURES = (
     ("auroc", "AUROC", "discrimination; 0.5 chance, 1 perfect", 3),
@@ -40,6 +40,9 @@ MEASURES = (
     ("emax", "Emax", "largest gap", 4),
     ("ece", "ECE", "10 equal-width bins", 4),
 )
+# The measures the evaluate stage gives an interval for the calibrated candidate (the first
+# model in metrics.json), besides AUROC and AUPRC (`models.metrics.MORE_INTERVALS`).
+INTERVAL_MEASURES = ("auroc", "auprc", *MORE_INTERVALS)
 
 
 @dataclass
@@ -56,8 +59,16 @@ class CardInputs:
     run_params: dict = field(default_factory=dict)
     sites: dict[str, int] | None = None              # patients per site (validated tables)
     observed_days: dict[str, tuple[int, int]] | None = None  # table -> (first, last) day
-    extra_intervals: dict[str, tuple[float, float]] | None = None
     data_origin: str = "simulated"                    # simulated | real
+
+
+def missing_intervals(metrics: dict) -> list[str]:
+    """The headline measures of the calibrated candidate (the first model of `metrics`,
+    reports/metrics.json) that the evaluate stage recorded without an interval; [] for every
+    evaluation since it records them all."""
+    models = metrics.get("models") or {}
+    first = next(iter(models.values()), metrics)
+    return [key for key in INTERVAL_MEASURES if not first.get(f"{key}_ci")]
 
 
 def _text(value):
@@ -233,17 +244,10 @@ def _performance(i: CardInputs) -> dict:
     models = i.metrics.get("models", {})
     names = list(models)
     rows = []
-    recorded = bool(names) and all(f"{key}_ci" in models[names[0]] for key, *_ in MEASURES
-                                   if key in ("brier", "calibration_intercept", "ici"))
-    from_card = not recorded and bool(i.extra_intervals)
+    recorded = bool(names) and not missing_intervals(i.metrics)
     for key, name, meaning, digits in MEASURES:
-        values = []
-        for role_index, role_name in enumerate(names):
-            figures = models[role_name]
-            ci = figures.get(f"{key}_ci")
-            if ci is None and role_index == 0 and from_card and key in i.extra_intervals:
-                ci = i.extra_intervals[key]
-            values.append(_interval(figures.get(key), ci, digits))
+        values = [_interval(models[role_name].get(key), models[role_name].get(f"{key}_ci"),
+                            digits) for role_name in names]
         rows.append({"measure": name, "meaning": meaning, "values": values})
     thresholds = [{"threshold": _threshold_text(r.get("threshold")),
                    "n_predicted_positive": r.get("n_predicted_positive"),
@@ -257,7 +261,7 @@ def _performance(i: CardInputs) -> dict:
                    for r in i.evaluation.get("net_benefit", [])]
     intervals = i.evaluation.get("intervals", {})
     notes = []
-    if recorded or from_card:
+    if recorded:
         notes.append(
             "AUROC and AUPRC: bootstrap resampling patients with and without the outcome "
             "separately (their counts kept, as AUROC conditions on the outcome). Every other "
@@ -265,9 +269,7 @@ def _performance(i: CardInputs) -> dict:
             "another test sample: calibration-in-the-large, Brier, PPV, NPV and net benefit "
             "depend on it, and holding it fixed made the intercept's interval about a third as "
             "wide as it should be (it covered the true value about half the time in a "
-            "simulation; tests/model/test_metrics_intervals.py)."
-            + (" These intervals were computed by the card from the test predictions, because "
-               "this run's evaluation predates them." if from_card else ""))
+            "simulation; tests/model/test_metrics_intervals.py).")
         notes.append("ICI cannot be negative and a resample with repeated patients looks less "
                      "well calibrated than the sample, so the ICI interval sits mostly above its "
                      "estimate: read it as a rough range.")
@@ -275,7 +277,7 @@ def _performance(i: CardInputs) -> dict:
             "threshold_intervals": any(r.get("sensitivity_ci") for r in
                                        i.evaluation.get("thresholds", [])),
             "net_benefit": net_benefit,
-            "all_intervals": recorded or from_card, "notes": notes,
+            "all_intervals": recorded, "notes": notes,
             "resamples": intervals.get("resamples")}
 
 

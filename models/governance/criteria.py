@@ -1,64 +1,18 @@
-"""Promotion criteria (`configs/promotion.yaml`) and their evaluation against the evidence of a
-registered model version and, when there is one, the current champion.
+"""Promotion criteria results, and the absolute criteria: the version on its own. The criteria
+file (`configs/promotion.yaml`) is read by `models.review.config`; the criteria relative to the
+champion are in `models.governance.champion`.
 
-Pure functions: the evidence is read elsewhere (`models.governance.evidence`), so every
+Pure functions: the evidence is read elsewhere (`models.review.evidence`), so every
 criterion can be tested on hand-written numbers. Results carry only aggregate figures and
 subgroup labels, never a patient identifier.
 """
 from __future__ import annotations
 
-import hashlib
-import json
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from models.review.config import PromotionCriteria
 
 PASS, FAIL, NOT_APPLICABLE = "PASS", "FAIL", "N/A"
-
-
-class PairedCriteria(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    resamples: int = Field(1000, ge=200)
-    seed: int = 20261126
-    confidence: float = Field(0.95, gt=0.5, lt=1)
-    when_test_sets_differ: Literal["pass", "fail"] = "pass"
-
-
-class PromotionCriteria(BaseModel):
-    """Thresholds a version must meet before it becomes `champion` (see configs/promotion.yaml)."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    auroc_lower_bound_min: float = Field(0.60, ge=0, le=1)
-    calibration_slope_range: tuple[float, float] = (0.8, 1.2)
-    calibration_intercept_max_abs: float = Field(0.2, ge=0)
-    ici_max: float = Field(0.05, ge=0)
-    n_test_min: int = Field(200, ge=1)
-    subgroup_auroc_margin: float = Field(0.05, ge=0)
-    paired: PairedCriteria = PairedCriteria()
-
-    @model_validator(mode="after")
-    def _check(self) -> PromotionCriteria:
-        low, high = self.calibration_slope_range
-        if not 0 < low <= 1 <= high:
-            raise ValueError("calibration_slope_range must be [low, high], 0 < low <= 1 <= high")
-        return self
-
-    def digest(self) -> str:
-        """sha256 of the validated criteria (canonical JSON): same thresholds, same hash,
-        however the file is formatted."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
-        return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def load_criteria(path: Path | str) -> PromotionCriteria:
-    """Read and validate the criteria file; raises `pydantic.ValidationError` naming the key."""
-    raw = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
-    return PromotionCriteria.model_validate(raw)
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,6 @@ from mlflow import MlflowClient
 from models.metrics import headline_metrics
 from models.subgroups import subgroup_metrics
 
-ROLES = ("candidate_calibrated", "candidate_uncalibrated", "comparator_calibrated")
 TARGET = {"instrument": "madrs", "definition": "response", "baseline_window": "[-14, 0]",
           "endpoint_window": "[10, 28]", "min_reduction": "0.5"}
 PARAMS = {"seed": 20261126, "candidate": "lightgbm", "train.model": "auto",

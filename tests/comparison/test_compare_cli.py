@@ -112,3 +112,30 @@ def test_store_shown_without_credentials():
     assert _shown_store("https://reviewer:secret@mlflow.example.org:5000/") == \
         "https://mlflow.example.org:5000/"
     assert _shown_store("sqlite:////work/main/mlflow.db") == "sqlite:////work/main/mlflow.db"
+
+
+def test_subgroup_margins_come_from_the_criteria_file(logged, tmp_path):
+    """compare reads subgroup_auroc_margin and subgroup_ici_margin from the reviewers' file
+    (configs/promotion.yaml, as promote does); changing them changes what is marked worse."""
+    a, b = logged["champion"], logged["elsewhere"]
+    pages = {}
+    for name, margins in (("tight", "0.0"), ("loose", "1.0")):
+        criteria = tmp_path / f"{name}.yaml"
+        criteria.write_text(f"subgroup_auroc_margin: {margins}\nsubgroup_ici_margin: {margins}\n",
+                            encoding="utf-8")
+        out = logged["store"] / f"margins-{name}"
+        result = runner.invoke(app, ["compare", a, b, "--out", str(out), "--resamples", "100",
+                                     "--criteria", str(criteria)])
+        assert result.exit_code == 0, result.output
+        pages[name] = (out / "comparison.md").read_text(encoding="utf-8")
+        assert f"by more than {float(margins)} or its ICI higher by more than " \
+               f"{float(margins)} (margins: " in pages[name] and f"{name}.yaml)" in pages[name]
+    assert "**Run B is worse in" in pages["tight"]
+    assert "**Run B is worse in" not in pages["loose"]
+    assert "No subgroup where a later run is worse by these margins." in pages["loose"]
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("subgroup_auroc_margn: 0.1\n", encoding="utf-8")
+    result = runner.invoke(app, ["compare", a, b, "--out", str(tmp_path / "x"),
+                                 "--criteria", str(typo)])
+    assert result.exit_code == 2 and "subgroup_auroc_margn" in result.output
+    assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "x").exists()

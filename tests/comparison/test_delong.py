@@ -9,7 +9,7 @@ import pytest
 from scipy.stats import mannwhitneyu, norm
 
 from models.bootstrap import paired_bootstrap_difference
-from models.comparison.delong import delong_test, placements
+from models.review.delong import delong_test, placements
 from models.scores import auroc
 
 # 3 responders and 2 non-responders, scored by two models; model B ties a responder with a

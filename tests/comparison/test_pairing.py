@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from models.comparison.pairing import pair
-from models.comparison.runs import Run
+from models.review.evidence import Run
+from models.review.pairing import pair
 
 TARGET = {"target.instrument": "madrs", "target.definition": "response"}
 

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from models.comparison.phrasing import number, p_value, sentence, signed, verdict
-from models.comparison.statistics import METRICS, Difference, paired_differences
+from models.review.statistics import METRICS, Difference, paired_differences
 
 
 def _two_models(n=400, seed=2):

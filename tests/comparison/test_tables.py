@@ -1,9 +1,12 @@
 """Side-by-side tables: only the params that differ, lineage, the subgroup "worse" rule."""
 from __future__ import annotations
 
-from models.comparison.runs import Run
 from models.comparison.tables import (differing_params, headline_rows, lineage_rows,
                                       subgroup_rows, worse_than_baseline)
+from models.review.config import PromotionCriteria
+from models.review.evidence import Run
+
+MARGINS = PromotionCriteria().subgroup_margins  # AUROC 0.05, ICI 0.02
 
 
 def _run(params=None, tags=None, metrics=None, subgroups=None) -> Run:
@@ -48,17 +51,24 @@ def _group(level, status="ok", auroc=0.70, ici=0.02, n=100):
 
 def test_worse_subgroup_rule():
     base = _group("site_01")
-    assert worse_than_baseline(base, _group("site_01", auroc=0.64)) == {"auroc": "AUROC −0.060"}
-    assert worse_than_baseline(base, _group("site_01", auroc=0.651)) == {}  # 0.049: within
-    assert worse_than_baseline(base, _group("site_01", ici=0.045)) == {"ici": "ICI +0.025"}
-    assert worse_than_baseline(base, _group("site_01", auroc=0.9, ici=0.0)) == {}  # better
-    assert worse_than_baseline(base, _group("site_01", status="too small")) == {}
+
+    def worse(other, margins=MARGINS):
+        return worse_than_baseline(base, other, margins)
+    assert worse(_group("site_01", auroc=0.64)) == {"auroc": "AUROC −0.060"}
+    assert worse(_group("site_01", auroc=0.651)) == {}  # 0.049: within
+    assert worse(_group("site_01", ici=0.045)) == {"ici": "ICI +0.025"}
+    assert worse(_group("site_01", auroc=0.9, ici=0.0)) == {}  # better
+    assert worse(_group("site_01", status="too small")) == {}
+    # The margins are the reviewers' (configs/promotion.yaml), not constants.
+    assert worse(_group("site_01", auroc=0.64), {"auroc": 0.10, "ici": 0.02}) == {}
+    assert worse(_group("site_01", auroc=0.68, ici=0.025), {"auroc": 0.01, "ici": 0.001}) == \
+        {"auroc": "AUROC −0.020", "ici": "ICI +0.005"}
 
 
 def test_subgroup_rows_show_too_small_and_missing_levels():
     a = _run(subgroups=[_group("site_01"), _group("site_02", status="too small", n=12)])
     b = _run(subgroups=[_group("site_01", auroc=0.60), _group("site_03")])
-    rows = {r.level: r for r in subgroup_rows([a, b])}
+    rows = {r.level: r for r in subgroup_rows([a, b], MARGINS)}
     assert list(rows) == ["site_01", "site_02", "site_03"]
     assert rows["site_01"].worse == [{}, {"auroc": "AUROC −0.100"}]
     assert rows["site_02"].cells[0]["auroc"] == "too small"

@@ -16,16 +16,16 @@ import pytest
 from mlflow import MlflowClient
 from typer.testing import CliRunner
 
-from models.comparison.pairing import (LABELS, NOT_EVALUATED, PATIENTS, TARGETS, UNREADABLE,
-                                       WITHHELD, pair)
 from models.comparison.phrasing import number, sentence, verdict
 from models.comparison.render import render_html, render_markdown
-from models.comparison.runs import Run
-from models.comparison.statistics import METRICS, unpaired_difference, unpaired_differences
 from models.comparison.view import comparison_view
 from models.governance.champion import PAIRED_AUROC, evaluate_criteria, paired_criteria
-from models.governance.criteria import FAIL, NOT_APPLICABLE, PASS, PromotionCriteria
-from models.governance.evidence import Evidence, load_evidence
+from models.governance.criteria import FAIL, NOT_APPLICABLE, PASS
+from models.review.config import PromotionCriteria
+from models.review.evidence import Run, load_run, private_folder
+from models.review.pairing import (LABELS, NOT_EVALUATED, PATIENTS, TARGETS, UNREADABLE,
+                                   WITHHELD, pair)
+from models.review.statistics import METRICS, unpaired_difference, unpaired_differences
 from pipeline.cli import app
 from tests.comparison.conftest import fresh_store
 from tests.comparison.fake_runs import log_training_run, patients, predictions
@@ -281,8 +281,9 @@ def test_promote_evidence_reads_the_tag_outside_the_shared_temporary_folder(logg
     monkeypatch.chdir(work)
     downloads = _downloads(monkeypatch)
     client = MlflowClient()
-    withheld = load_evidence(client, logged["b"])
-    kept = load_evidence(client, logged["a"])
+    with private_folder(Path.cwd(), ".txresponse-promote-") as scratch:  # as promote does
+        withheld = load_run(client, logged["b"], scratch)
+        kept = load_run(client, logged["a"], scratch)
     assert withheld.predictions is None and withheld.predictions_logged is False
     assert kept.predictions is not None and kept.predictions_logged is True
     assert downloads and all(p.is_relative_to(work) and not p.exists() for p in downloads)
@@ -300,40 +301,42 @@ def _table(seed=1):
     frame = predictions(patients(300, seed=5), 1.0, seed=seed)
     cohort = patients(300, seed=5)
     return pd.DataFrame({"patient_id": cohort["patient_id"], "label": cohort["label"],
-                         "p": frame})
+                         "probability": frame})
 
 
 def test_promote_says_the_champions_predictions_were_left_out_by_policy():
-    results = paired_criteria(CRITERIA, _table(), None, True, False)
+    candidate = _run("b" * 32, {}, {TAG: "true"}, _table())
+    results = paired_criteria(CRITERIA, candidate, _run("a" * 32, {}, {TAG: "false"}))
     assert [r.status for r in results] == [NOT_APPLICABLE, NOT_APPLICABLE]
     assert results[0].observed == (
-        "not applicable: the champion's test predictions are not in the tracking store by "
-        "policy (its evaluation ran with evaluate.log_patient_predictions: false), so the runs "
-        "cannot be paired")
-    never = paired_criteria(CRITERIA, _table(), None, True, None)
+        "not applicable: the champion's test predictions are not in the tracking store (its "
+        "evaluation ran with evaluate.log_patient_predictions: false)")
+    never = paired_criteria(CRITERIA, candidate, _run("a" * 32, {}))
     assert [r.status for r in never] == [NOT_APPLICABLE, NOT_APPLICABLE]
     assert never[0].observed.endswith("(evaluation/test_predictions.csv): it was not evaluated")
-    assert [r.status for r in paired_criteria(STRICT, _table(), None, True, False)] == \
+    assert [r.status for r in paired_criteria(STRICT, candidate,
+                                              _run("a" * 32, {}, {TAG: "false"}))] == \
         [FAIL, FAIL]
 
 
 def test_promote_a_candidate_whose_predictions_were_left_out_by_policy():
-    metrics = {"auroc": 0.7, "auroc_ci_low": 0.65, "auroc_ci_high": 0.75, "brier": 0.2,
-               "calibration_intercept": 0.0, "calibration_slope": 1.0, "ici": 0.01,
-               "n_test": 300}
-    candidate = Evidence("b", metrics, None, None, predictions_logged=False)
-    champion = Evidence("a", metrics, None, _table(), predictions_logged=True)
+    metrics = {ROLE + k: v for k, v in {
+        "auroc": 0.7, "auroc_ci_low": 0.65, "auroc_ci_high": 0.75, "brier": 0.2,
+        "calibration_intercept": 0.0, "calibration_slope": 1.0, "ici": 0.01,
+        "n_test": 300}.items()}
+    candidate = _run("b" * 32, metrics, {TAG: "false"})
+    champion = _run("a" * 32, metrics, {TAG: "true"}, _table())
     results = evaluate_criteria(CRITERIA, candidate, champion)
     paired = next(r for r in results if r.name == PAIRED_AUROC)
     assert paired.status == NOT_APPLICABLE and "the candidate's test predictions are not in " \
-        "the tracking store by policy (its evaluation ran with " \
+        "the tracking store (its evaluation ran with " \
         "evaluate.log_patient_predictions: false)" in paired.observed
     assert all(r.status in (PASS, NOT_APPLICABLE) for r in results)
     strict = next(r for r in evaluate_criteria(STRICT, candidate, champion)
                   if r.name == PAIRED_AUROC)
     assert strict.status == FAIL
     # A candidate with no predictions and no record of the policy still fails.
-    unevaluated = Evidence("b", metrics, None, None)
+    unevaluated = _run("b" * 32, metrics)
     failed = next(r for r in evaluate_criteria(CRITERIA, unevaluated, champion)
                   if r.name == PAIRED_AUROC)
     assert failed.status == FAIL and failed.observed.endswith("it was not evaluated")

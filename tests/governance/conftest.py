@@ -88,9 +88,15 @@ def store(_package_store, tmp_path, monkeypatch, request):
     return tmp_path
 
 
+TARGET = {"target.instrument": "madrs", "target.definition": "response",
+          "target.min_reduction": "0.5"}
+
+
 def log_run(folder: Path, metrics: dict | None = None, groups: list[dict] | None = None,
-            table: pd.DataFrame | None = None) -> tuple[str, str]:
-    """One training run as train + evaluate leave it; (run id, registered version)."""
+            table: pd.DataFrame | None = None,
+            tags: dict | None = None) -> tuple[str, str]:
+    """One training run as train + evaluate leave it (`tags` added to the usual ones, e.g. another
+    target definition); (run id, registered version)."""
     metrics = GOOD | (metrics or {})
     groups = subgroups(site_01=0.70, site_02=0.68) if groups is None else groups
     table = predictions(seed=1) if table is None else table
@@ -98,7 +104,8 @@ def log_run(folder: Path, metrics: dict | None = None, groups: list[dict] | None
         mlflow.log_params({"seed": 1, "candidate": "lightgbm", "hp.num_leaves": 4})
         mlflow.log_metrics({f"candidate_calibrated.{k}": v for k, v in metrics.items()})
         mlflow.set_tags({"git_commit": "abc123", "data_digest": "d" * 32,
-                         "features_digest": "f" * 32, "raw_dir": "data/raw/demo"})
+                         "features_digest": "f" * 32, "raw_dir": "data/raw/demo"}
+                        | TARGET | (tags or {}))
         evaluation = folder / f"eval-{run.info.run_id}"
         evaluation.mkdir()
         (evaluation / "evaluation.json").write_text(json.dumps(

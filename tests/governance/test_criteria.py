@@ -1,25 +1,36 @@
 """The promotion criteria on hand-written evidence: thresholds, missing figures, subgroups and
-the paired comparison, without MLflow."""
+the paired comparison (the review core's pairing rule, target included), without MLflow."""
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from pydantic import ValidationError
 
-from models.governance.champion import (PAIRED_AUROC, PAIRED_BRIER, evaluate_criteria,
-                                        paired_criteria, subgroup_criterion, unpaired_reason)
-from models.governance.criteria import (FAIL, NOT_APPLICABLE, PASS, PromotionCriteria,
-                                        absolute_criteria, load_criteria)
-from models.governance.evidence import Evidence
+from models.governance.champion import (PAIRED_AUROC, PAIRED_BRIER, SUBGROUP,
+                                        evaluate_criteria, paired_criteria, subgroup_criterion)
+from models.governance.criteria import FAIL, NOT_APPLICABLE, PASS, absolute_criteria
+from models.review.config import PromotionCriteria, load_criteria
+from models.review.evidence import Run
+from models.review.pairing import pair
 from tests.conftest import REPO
 from tests.governance.conftest import GOOD, predictions, subgroups
 
 CRITERIA = PromotionCriteria()
+STRICT = CRITERIA.model_copy(update={"paired": CRITERIA.paired.model_copy(
+    update={"when_test_sets_differ": "fail"})})
+TARGET = {"target.instrument": "madrs", "target.definition": "response"}
 
 
 def _frame(seed=1, **kwargs):
     return predictions(seed=seed, **kwargs)[["patient_id", "label", "candidate_calibrated"]] \
-        .rename(columns={"candidate_calibrated": "p"})
+        .rename(columns={"candidate_calibrated": "probability"})
+
+
+def _run(seed=1, tags=TARGET, groups=None, frame=None, **kwargs) -> Run:
+    """A run as promote reads it: GOOD metrics, a target definition, subgroups, predictions."""
+    return Run(f"{seed:032x}", metrics={f"candidate_calibrated.{k}": v for k, v in GOOD.items()},
+               tags=dict(tags), subgroups=groups,
+               predictions=_frame(seed=seed, **kwargs) if frame is None else frame)
 
 
 def _status(results, name):
@@ -75,32 +86,65 @@ def test_subgroups_compare_only_where_both_are_big_enough():
 
 
 def test_paired_differences_use_the_same_patients():
-    champion = _frame(seed=1)
-    results = paired_criteria(CRITERIA, _frame(seed=2), champion)
+    champion = _run(seed=1)
+    results = paired_criteria(CRITERIA, _run(seed=2), champion)
     assert [r.status for r in results] == [PASS, PASS]
     assert "400 paired patients" in results[0].observed
     # Row order does not matter: patients are matched by id.
-    shuffled = champion.sample(frac=1, random_state=0)
-    assert paired_criteria(CRITERIA, _frame(seed=2), shuffled) == results
-    worse = paired_criteria(CRITERIA, _frame(seed=2, signal=0.0), _frame(seed=1, signal=1.5))
+    shuffled = _run(seed=1, frame=champion.predictions.sample(frac=1, random_state=0))
+    assert paired_criteria(CRITERIA, _run(seed=2), shuffled) == results
+    worse = paired_criteria(CRITERIA, _run(seed=2, signal=0.0), _run(seed=1, signal=1.5))
     assert [r.status for r in worse] == [FAIL, FAIL]
 
 
 def test_unpaired_test_sets_are_not_applicable_or_refused_as_configured():
-    mine, other = _frame(seed=2), _frame(seed=1, ids_seed=9)
-    assert unpaired_reason(mine, other).startswith("different test patients (400 vs 400")
-    relabelled = mine.assign(label=np.where(np.arange(400) < 3, 1 - mine["label"], mine["label"]))
-    assert "different test labels for 3 of 400" in unpaired_reason(relabelled, mine)
+    mine, other = _run(seed=2), _run(seed=1, ids_seed=9)
+    assert pair(other, mine, "the champion", "the candidate").reason == \
+        "different test patients: the champion has 400, the candidate has 400, 0 in common"
+    relabelled = _run(seed=2, frame=mine.predictions.assign(
+        label=np.where(np.arange(400) < 3, 1 - mine.predictions["label"],
+                       mine.predictions["label"])))
+    assert "3 of their labels differ" in pair(mine, relabelled).reason
     results = paired_criteria(CRITERIA, mine, other)
     assert [r.status for r in results] == [NOT_APPLICABLE, NOT_APPLICABLE]
     assert results[0].observed.startswith("not applicable: different test patients")
-    strict = CRITERIA.model_copy(update={"paired": CRITERIA.paired.model_copy(
-        update={"when_test_sets_differ": "fail"})})
-    assert [r.status for r in paired_criteria(strict, mine, other)] == [FAIL, FAIL]
+    assert [r.status for r in paired_criteria(STRICT, mine, other)] == [FAIL, FAIL]
+
+
+def test_runs_predicting_different_targets_are_not_compared():
+    """Same patients, same labels, but the candidate predicts remission and the champion
+    response: the labels mean different things, so no champion-relative criterion applies
+    (before the review core, promote paired them)."""
+    champion = _run(seed=1, groups=subgroups(site_01=0.80))
+    candidate = _run(seed=2, tags=TARGET | {"target.definition": "remission"},
+                     groups=subgroups(site_01=0.60))
+    results = {r.name: r for r in evaluate_criteria(CRITERIA, candidate, champion)}
+    for name in (SUBGROUP, PAIRED_AUROC, PAIRED_BRIER):
+        assert results[name].status == NOT_APPLICABLE, results[name]
+        assert results[name].observed == (
+            "not applicable: the runs predict different targets (target definition differ), "
+            "so their labels do not mean the same thing")
+    strict = {r.name: r.status for r in evaluate_criteria(STRICT, candidate, champion)}
+    assert strict[PAIRED_AUROC] == strict[PAIRED_BRIER] == FAIL
+    same = {r.name: r for r in evaluate_criteria(CRITERIA, _run(seed=2), champion)}
+    assert "400 paired patients" in same[PAIRED_AUROC].observed
+
+
+def test_the_subgroup_margin_comes_from_the_criteria_file(tmp_path):
+    champion = _run(seed=1, groups=subgroups(site_01=0.72, site_02=0.70))
+    candidate = _run(seed=2, groups=subgroups(site_01=0.62, site_02=0.71))  # a 0.10 drop
+    shipped = load_criteria(REPO / "configs" / "promotion.yaml")
+    verdict = {r.name: r for r in evaluate_criteria(shipped, candidate, champion)}[SUBGROUP]
+    assert verdict.status == FAIL and "0.05 below" in verdict.required
+    wider = tmp_path / "promotion.yaml"
+    wider.write_text("subgroup_auroc_margin: 0.15\n", encoding="utf-8")
+    verdict = {r.name: r for r in evaluate_criteria(load_criteria(wider), candidate,
+                                                    champion)}[SUBGROUP]
+    assert verdict.status == PASS and "0.15 below" in verdict.required
 
 
 def test_no_champion_makes_relative_criteria_not_applicable():
-    candidate = Evidence("run", GOOD, subgroups(site_01=0.7), _frame())
+    candidate = _run(groups=subgroups(site_01=0.7))
     results = evaluate_criteria(CRITERIA, candidate, None)
     assert [r.name for r in results][-3:] == ["subgroup_auroc_vs_champion", PAIRED_AUROC,
                                               PAIRED_BRIER]

@@ -1,5 +1,6 @@
 """`txresponse model-card` from the pipeline's committed reports and a real MLflow run: every
-section, the TRIPOD+AI checklist, escaping, no patient identifiers, logged to the run."""
+section, the TRIPOD+AI checklist, escaping, no patient identifiers, logged to the run; every
+interval from metrics.json (the card computes none, and refuses metrics that lack them)."""
 from __future__ import annotations
 
 import json
@@ -40,23 +41,26 @@ def _inputs(folder):
     return reports, validated
 
 
+def _card(store, reports, out, run_id="0" * 32, registered_model="x", version="1"):
+    """`txresponse model-card` arguments for the reports in `reports` and that run."""
+    run_ref = store / "mlflow_run.json"
+    run_ref.write_text(json.dumps({"run_id": run_id, "registered_model": registered_model,
+                                   "version": version}), encoding="utf-8")
+    return ["model-card", "--run-ref", str(run_ref), "--metrics", str(reports / "metrics.json"),
+            "--evaluation", str(reports / "evaluation.json"),
+            "--features", str(reports / "features.json"),
+            "--training", str(reports / "training.json"),
+            "--validation", str(reports / "validation" / "report.json"), "--out", str(out)]
+
+
 def test_model_card_has_every_section_checklist_and_no_patient_ids(store):
     run_id, version = log_run(store)
     reports, validated = _inputs(store)
-    run_ref = store / "mlflow_run.json"
-    run_ref.write_text(json.dumps({"run_id": run_id, "registered_model": model_name(),
-                                   "version": version}), encoding="utf-8")
-    table = predictions(seed=4)
-    table.to_csv(store / "test_predictions.csv", index=False)
+    table = predictions(seed=1)  # the run's test predictions (log_run): none may reach the card
     out = store / "out" / "model_card.md"
     result = runner.invoke(app, [
-        "model-card", "--run-ref", str(run_ref), "--metrics", str(reports / "metrics.json"),
-        "--evaluation", str(reports / "evaluation.json"),
-        "--features", str(reports / "features.json"),
-        "--training", str(reports / "training.json"),
-        "--validation", str(reports / "validation" / "report.json"), "--out", str(out),
-        "--validated", str(validated), "--predictions", str(store / "test_predictions.csv"),
-        "--resamples", "100", "--params", str(REPO / "configs" / "params.yaml")])
+        *_card(store, reports, out, run_id, model_name(), version),
+        "--validated", str(validated), "--params", str(REPO / "configs" / "params.yaml")])
     assert result.exit_code == 0, result.output
     markdown = out.read_text(encoding="utf-8")
     html = out.with_suffix(".html").read_text(encoding="utf-8")
@@ -67,7 +71,7 @@ def test_model_card_has_every_section_checklist_and_no_patient_ids(store):
                      "simulated", "days -14 to 27", "| s1 | 2 |", "exactly additive",
                      "Calibration slope", "AUROC"):
         assert expected in markdown, expected
-    # Every measure has an interval once test predictions are given.
+    # Every measure has an interval, as the evaluate stage recorded it in metrics.json.
     brier = next(line for line in markdown.splitlines() if line.startswith("| Brier score"))
     assert re.search(r"\d\.\d{4} \(\d\.\d{4} to \d\.\d{4}\)", brier)
 
@@ -97,22 +101,26 @@ def test_model_card_has_every_section_checklist_and_no_patient_ids(store):
 
 def test_model_card_refuses_a_run_missing_from_the_store_unless_no_log(store):
     reports, _ = _inputs(store)
-    # Metrics from before evaluate computed every interval (tests/governance/older_demo/):
-    # without --predictions the card must say which figures have intervals.
-    shutil.copy(REPO / "tests" / "governance" / "older_demo" / "metrics.json",
-                reports / "metrics.json")
-    run_ref = store / "mlflow_run.json"
-    run_ref.write_text(json.dumps({"run_id": "0" * 32, "registered_model": "x",
-                                   "version": "1"}), encoding="utf-8")
-    args = ["model-card", "--run-ref", str(run_ref), "--metrics", str(reports / "metrics.json"),
-            "--evaluation", str(reports / "evaluation.json"),
-            "--features", str(reports / "features.json"),
-            "--training", str(reports / "training.json"),
-            "--validation", str(reports / "validation" / "report.json"),
-            "--out", str(store / "card.md")]
+    args = _card(store, reports, store / "card.md")
     assert runner.invoke(app, args).exit_code == 2
     result = runner.invoke(app, [*args, "--no-log"])
     assert result.exit_code == 0, result.output
     markdown = (store / "card.md").read_text(encoding="utf-8")
     assert "test patients only" in markdown  # sites fall back to the evaluation subgroups
-    assert "AUROC and AUPRC only" in markdown  # no predictions: point estimates said so
+    assert "AUROC and AUPRC only" not in markdown
+
+
+def test_model_card_refuses_metrics_without_every_interval(store):
+    """Metrics from before evaluate computed every interval (tests/governance/older_demo/): the
+    card does not compute them itself; it says in one line what to run."""
+    reports, _ = _inputs(store)
+    shutil.copy(REPO / "tests" / "governance" / "older_demo" / "metrics.json",
+                reports / "metrics.json")
+    result = runner.invoke(app, [*_card(store, reports, store / "card.md"), "--no-log"])
+    assert result.exit_code == 2
+    said = " ".join(result.output.split())
+    assert "has no interval for brier, scaled_brier, log_loss, calibration_intercept, " \
+           "calibration_slope, ici" in said and "txresponse evaluate" in said, said
+    assert "Traceback" not in result.output and not (store / "card.md").exists()
+    for option in ("--predictions", "--resamples"):  # the card computes no interval itself
+        assert option not in runner.invoke(app, ["model-card", "--help"]).output

@@ -1,6 +1,7 @@
 """`txresponse promote` against a real MLflow SQLite store: the alias moves only on success,
 every decision is recorded, and the champion-relative criteria use paired data only when the
-test patients are the same."""
+target definition and the test patients are the same; the subgroup margin is the criteria
+file's."""
 from __future__ import annotations
 
 from mlflow import MlflowClient
@@ -16,9 +17,9 @@ runner = CliRunner()
 CRITERIA = REPO / "configs" / "promotion.yaml"
 
 
-def promote(*args: str):
+def promote(*args: str, criteria=CRITERIA):
     return runner.invoke(app, ["promote", "--registered-model", model_name(), "--criteria",
-                               str(CRITERIA), *args])
+                               str(criteria), *args])
 
 
 def test_first_passing_promotion_moves_champion_and_records_it(store):
@@ -132,4 +133,42 @@ def test_references_by_version_uri_and_alias_and_unknown(store):
     result = promote("--run", "champion")
     assert result.exit_code == PROMOTED and "already champion" in result.output
     result = promote("--run", "0123456789abcdef0123456789abcdef")
-    assert result.exit_code == UNUSABLE and "names no version" in result.output
+    assert result.exit_code == UNUSABLE and "no run with id" in result.output
+    result = promote("--run", "nonexistent")
+    assert result.exit_code == UNUSABLE and "'nonexistent' is not an alias" in result.output
+
+
+def test_a_candidate_predicting_another_target_is_not_paired_with_the_champion(store):
+    first_run, first = log_run(store, table=predictions(seed=1))
+    assert promote("--run", first_run).exit_code == PROMOTED
+    # The same patients and labels, but the run says it predicts remission: the labels mean
+    # something else, so nothing is compared with the champion (promote used to pair them).
+    other_run, other = log_run(store, table=predictions(seed=2),
+                               tags={"target.definition": "remission"})
+    strict = store / "strict.yaml"
+    strict.write_text("paired: {when_test_sets_differ: fail}\n", encoding="utf-8")
+    result = promote("--run", other_run, criteria=strict)
+    assert result.exit_code == REFUSED, result.output
+    assert champion() == first
+    result = promote("--run", other_run)
+    assert result.exit_code == PROMOTED, result.output
+    assert "paired patients" not in result.output
+    tags = version_tags(other)
+    for criterion in ("paired_auroc_vs_champion", "paired_brier_vs_champion",
+                      "subgroup_auroc_vs_champion"):
+        assert tags[f"promotion.criterion.{criterion}"].startswith(
+            "N/A: not applicable: the runs predict different targets (target definition "
+            "differ)"), criterion
+
+
+def test_the_subgroup_margin_is_read_from_the_criteria_file(store):
+    first_run, _ = log_run(store, groups=subgroups(site_01=0.70, site_03=0.72))
+    assert promote("--run", first_run).exit_code == PROMOTED
+    run_id, version = log_run(store, groups=subgroups(site_01=0.71, site_03=0.60))
+    wider = store / "wider.yaml"
+    wider.write_text(CRITERIA.read_text(encoding="utf-8").replace(
+        "subgroup_auroc_margin: 0.05", "subgroup_auroc_margin: 0.15"), encoding="utf-8")
+    result = promote("--run", run_id, criteria=wider)
+    assert result.exit_code == PROMOTED, result.output  # a 0.12 drop is within 0.15
+    tag = version_tags(version)["promotion.criterion.subgroup_auroc_vs_champion"]
+    assert tag.startswith("PASS") and "0.15 below" in tag

@@ -1,7 +1,9 @@
 """Differences between a later run and the baseline: AUROC, Brier score and ICI. Paired, on
 the same test patients, by the paired stratified bootstrap (`models.bootstrap`), AUROC also by
-DeLong's test; unpaired, when the runs cannot be paired (`unpaired_differences`), from each
-run's own logged metric and 95 % interval. Differences are always later − baseline.
+DeLong's test (`paired_differences`: the one paired-statistics function of `compare` and
+`promote`); unpaired, when the runs cannot be paired (`unpaired_differences`), from each run's
+own logged metric and 95 % interval. Differences are always later − baseline (for `promote`:
+candidate − champion).
 """
 from __future__ import annotations
 
@@ -14,8 +16,8 @@ from scipy.stats import norm
 
 from models.bootstrap import paired_bootstrap_difference
 from models.calibration_metrics import ici
-from models.comparison.delong import delong_test
-from models.comparison.runs import ROLE, Run
+from models.review.delong import delong_test
+from models.review.evidence import ROLE, Run
 from models.scores import auroc, brier
 
 ALPHA = 0.05
@@ -84,18 +86,25 @@ class Difference:
             (self.p_value < ALPHA) != self.clear
 
 
-def paired_differences(y, p_baseline, p_other, n_resamples: int, seed: int) -> list[Difference]:
-    """AUROC, Brier and ICI differences (other − baseline). Every metric sees the same
-    resampled patients (same seed, same outcome vector), stratified by outcome."""
+def paired_differences(y, p_baseline, p_other, n_resamples: int, seed: int,
+                       alpha: float = ALPHA,
+                       keys: tuple[str, ...] = ("auroc", "brier", "ici")) -> list[Difference]:
+    """The differences (other − baseline) of the metrics named by `keys`, in METRICS order,
+    with (1 − alpha) intervals. Every metric sees the same resampled patients (same seed, same
+    outcome vector), stratified by outcome; `y` and both probability vectors are aligned
+    patient by patient (`models.review.pairing.pair`)."""
     out = []
-    for metric in METRICS:
+    for metric in (m for m in METRICS if m.key in keys):
         estimate = paired_bootstrap_difference(metric.function, y, p_other, p_baseline,
-                                               n_resamples=n_resamples, seed=seed, alpha=ALPHA)
+                                               n_resamples=n_resamples, seed=seed, alpha=alpha)
         extra = {}
         if metric.key == "auroc":
-            delong = delong_test(y, p_baseline, p_other, alpha=ALPHA)
-            extra = {"p_value": delong.p_value, "delong_lower": delong.lower,
-                     "delong_upper": delong.upper}
+            try:
+                delong = delong_test(y, p_baseline, p_other, alpha=alpha)
+                extra = {"p_value": delong.p_value, "delong_lower": delong.lower,
+                         "delong_upper": delong.upper}
+            except ValueError:  # fewer than two responders or non-responders
+                extra = {"p_value": float("nan")}
         out.append(Difference(metric, float(metric.function(y, p_baseline)),
                               float(metric.function(y, p_other)), estimate.difference,
                               estimate.lower, estimate.upper, **extra))

@@ -1,10 +1,10 @@
-"""Find the runs a reviewer names (run ids or registered-model aliases) and read back what each
-training run recorded: params, metrics, tags, subgroups and test predictions.
+"""What a training run recorded, read back for review: params, metrics, tags, registered
+versions, subgroups and test predictions. One loader for `compare` and `promote`.
 
-Test predictions carry pseudonymous patient ids; they are held in memory for the paired
-statistics only and are never written or printed by the comparison. Artifacts are downloaded
-into a private folder (mode 0700) that the caller places beside the comparison's output and that
-is removed as soon as the runs are read, never into the shared temporary folder.
+Test predictions carry pseudonymous patient ids; they are held in memory for pairing and the
+paired statistics only and are never written or printed. Artifacts are downloaded into a private
+folder (mode 0700, `private_folder`) that the caller places beside its output or in the working
+folder and that is removed as soon as the runs are read, never into the shared temporary folder.
 """
 from __future__ import annotations
 
@@ -21,35 +21,30 @@ import pandas as pd
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
-from models.references import is_run_id, model_version, parse_model_uri
 from models.registration import PREDICTIONS_LOGGED
 
 PREDICTIONS = "evaluation/test_predictions.csv"
 EVALUATION = "evaluation/evaluation.json"
-# Run tag set by evaluate: "false" when evaluate.log_patient_predictions kept the test
-# predictions out of the tracking store (site governance), "true" when they were logged.
 # The model a run registers and whose test performance it logs: the calibrated candidate.
 ROLE = "candidate_calibrated"
-
-
-class UnknownRun(ValueError):
-    """A run id or alias that the tracking store does not know; the message says which."""
+TARGET_PREFIX = "target."
 
 
 @dataclass
 class Run:
-    """One training run as recorded in MLflow."""
+    """One training run as recorded in MLflow. `metrics` are as logged (`candidate_calibrated.
+    auroc`, ...); `predictions` has columns patient_id, label, probability (never shown)."""
 
-    reference: str  # what the reviewer typed
     run_id: str
-    run_name: str
-    start_time: int  # ms since the epoch
-    params: dict[str, str]
-    metrics: dict[str, float]
-    tags: dict[str, str]
+    reference: str = ""  # what the reviewer typed
+    run_name: str = ""
+    start_time: int = 0  # ms since the epoch
+    params: dict[str, str] = field(default_factory=dict)
+    metrics: dict[str, float] = field(default_factory=dict)
+    tags: dict[str, str] = field(default_factory=dict)
     versions: list[str] = field(default_factory=list)  # e.g. "txresponse-response v5 @candidate"
     subgroups: list[dict] | None = None
-    predictions: pd.DataFrame | None = None  # patient_id, label, probability (never shown)
+    predictions: pd.DataFrame | None = None
 
     @property
     def short_id(self) -> str:
@@ -57,38 +52,32 @@ class Run:
 
     @property
     def predictions_logged(self) -> bool | None:
-        """What the run's evaluation recorded about its test predictions: False when it left
-        them out of the store by policy (evaluate.log_patient_predictions: false), True when it
-        logged them, None when it recorded neither (not evaluated, or evaluated before the tag)."""
+        """What the run's evaluation recorded about its test predictions (run tag set by
+        evaluate): False when it left them out of the store by policy
+        (evaluate.log_patient_predictions: false), True when it logged them, None when it
+        recorded neither (not evaluated, or evaluated before the tag)."""
         value = self.tags.get(PREDICTIONS_LOGGED, "").strip().lower()
         return {"true": True, "false": False}.get(value)
+
+    @property
+    def targets(self) -> dict[str, str]:
+        """The run's target definition (`target.*` tags)."""
+        return {k: v for k, v in self.tags.items() if k.startswith(TARGET_PREFIX)}
 
     def headline(self, key: str) -> float | None:
         return self.metrics.get(f"{ROLE}.{key}")
 
-
-def resolve(reference: str, client: MlflowClient, registered_model: str) -> str:
-    """The run id behind `reference`: a 32-hex run id, `models:/name@alias`,
-    `models:/name/version`, or a bare alias (`champion`) of `registered_model`."""
-    uri = parse_model_uri(reference)
-    try:
-        if uri:
-            return model_version(client, uri).run_id
-        if is_run_id(reference):
-            return client.get_run(reference).info.run_id
-        return client.get_model_version_by_alias(registered_model, reference).run_id
-    except MlflowException:
-        pass
-    if uri or not is_run_id(reference):
-        name = uri.name if uri else registered_model
-        raise UnknownRun(f"{reference!r} is not an alias or version of the registered model "
-                         f"{name!r} in this tracking store (is the model registered, and the "
-                         f"alias set?)")
-    raise UnknownRun(f"no run with id {reference!r} in this tracking store")
+    @property
+    def headline_metrics(self) -> dict[str, float]:
+        """The calibrated candidate's test metrics without the role prefix: auroc,
+        auroc_ci_low, calibration_slope, ..."""
+        prefix = f"{ROLE}."
+        return {key.removeprefix(prefix): value for key, value in self.metrics.items()
+                if key.startswith(prefix)}
 
 
 @contextmanager
-def private_folder(beside: Path, prefix: str = ".txresponse-compare-") -> Iterator[Path]:
+def private_folder(beside: Path, prefix: str = ".txresponse-review-") -> Iterator[Path]:
     """A new folder only its owner can open (mkdtemp: mode 0700) inside `beside`, removed with
     everything in it when the block ends, whatever happens. For artifact downloads: copies of
     patient-level rows must not sit in the shared temporary folder."""
@@ -136,7 +125,8 @@ def _versions(client: MlflowClient, run_id: str) -> list[str]:
 
 
 def read_predictions(text: str) -> pd.DataFrame:
-    """patient_id, label and the calibrated candidate's probability from test_predictions.csv."""
+    """patient_id, label and the calibrated candidate's probability from test_predictions.csv
+    (raises ValueError naming the missing columns)."""
     frame = pd.read_csv(io.StringIO(text), dtype={"patient_id": str})
     missing = {"patient_id", "label", ROLE} - set(frame.columns)
     if missing:
@@ -144,17 +134,14 @@ def read_predictions(text: str) -> pd.DataFrame:
     return frame[["patient_id", "label", ROLE]].rename(columns={ROLE: "probability"})
 
 
-def load_run(reference: str, client: MlflowClient, registered_model: str, scratch: Path) -> Run:
-    """Resolve `reference` and read the run's record (raises UnknownRun). Artifacts pass through
+def load_run(client: MlflowClient, run_id: str, scratch: Path, reference: str = "") -> Run:
+    """The run's record (`reference`: what the reviewer typed for it). Artifacts pass through
     `scratch`, a private folder (`private_folder`), and are deleted from it at once."""
-    run_id = resolve(reference, client, registered_model)
-    if not run_id:
-        raise UnknownRun(f"{reference!r} names a model version that no run logged")
     recorded = client.get_run(run_id)
     evaluation = _artifact_text(client, run_id, EVALUATION, scratch)
     predictions = _artifact_text(client, run_id, PREDICTIONS, scratch)
     return Run(
-        reference=reference, run_id=run_id, run_name=recorded.info.run_name or "",
+        run_id=run_id, reference=reference or run_id, run_name=recorded.info.run_name or "",
         start_time=recorded.info.start_time or 0, params=dict(recorded.data.params),
         metrics=dict(recorded.data.metrics),
         tags={k: v for k, v in recorded.data.tags.items() if not k.startswith("mlflow.")},
