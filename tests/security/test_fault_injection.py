@@ -26,7 +26,7 @@ from tests.e2e.project import BIN, copy_project, run
 pytestmark = pytest.mark.slow
 
 SEED = 20261202
-PATIENTS = 800  # a smaller cohort than the demo's: the test runs the pipeline many times
+PATIENTS = 400  # a smaller cohort than the demo's: the test runs the pipeline many times
 # What the pipeline produces, compared byte for byte (run ids replaced: each run has its own).
 COMPARED = ("data/validated", "data/features", "artifacts/model", "reports/metrics.json",
             "reports/evaluation.json", "reports/test_predictions.csv", "reports/training.json",
