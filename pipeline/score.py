@@ -72,6 +72,14 @@ def _from_mlflow(uri: str, into: Path) -> tuple[Path, dict, object]:
     return folder, run, version
 
 
+def _identity(folder: Path) -> tuple[int, int] | None:
+    try:
+        info = folder.stat()
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
 def _local_run(model_dir: Path) -> tuple[dict, object]:
     """The train stage's run reference with the version its evaluation registered (if any)."""
     reference = model_dir / "mlflow_run.json"
@@ -165,6 +173,7 @@ def main(
             model_folder, run, version = _from_mlflow(model_uri, scratch / "model")
         else:
             model_folder = model_dir / "candidate"
+            before = _identity(model_dir)
             run, version = _local_run(model_dir)
         client = tracking.store_client()
         evaluated = is_evaluated(version) or (
@@ -172,6 +181,11 @@ def main(
             and run_is_evaluated(client, run["run_id"]))
         require_evaluated(evaluated, f"the model {model_uri or model_dir}", allow_unevaluated)
         scoring = ModelBundle.load(model_folder)
+        if not model_uri and _identity(model_dir) != before:
+            # Train swaps its folder in whole: a new inode means the run reference and the
+            # model files may come from different trainings.
+            raise UserError(f"{model_dir} was replaced while it was being read (a training "
+                            "run finished); run score again")
         changed = _differences_from_params(scoring, params)
         if changed:
             console.print(f"[yellow]configs/params.yaml differs from the model for "
@@ -228,6 +242,17 @@ def _write_reports(results, meta: dict, out: Path, wanted: list[str] | None,
     predictions = pd.concat([r.report_predictions for r in results], ignore_index=True)
     if wanted is None:
         predictions = predictions.head(max_reports)
+    else:
+        # Asked-for patients whose rows were quarantined have no prediction: say how many
+        # (never which: ids are not printed) and report on the others.
+        scored = set(predictions["patient_id"])
+        refused = [i for i in wanted if i not in scored]
+        if refused:
+            console.print(f"[yellow]{len(refused)} of the --patients were quarantined and have "
+                          "no report; see quarantine/.[/yellow]", highlight=False)
+        wanted = [i for i in wanted if i in scored]
+        if not wanted:
+            return None
     if not max_reports or predictions.empty:
         return None
     explanations = pd.concat([r.report_explanations for r in results], ignore_index=True)

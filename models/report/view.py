@@ -100,8 +100,13 @@ def gap_points(probability: float, gap_logodds: float) -> float:
 
 
 def model_caution(meta: dict) -> str:
-    """A sentence when the model's development cohort was below the minimum sample size
-    (Riley et al.), or when that could not be judged; empty otherwise."""
+    """A sentence when the model was never evaluated, when its development cohort was below
+    the minimum sample size (Riley et al.), or when that could not be judged; else empty."""
+    if (meta.get("model") or {}).get("evaluated") is False:
+        # Scored with --allow-unevaluated: nobody has measured how well this model does.
+        return ("This model was never evaluated: how well it discriminates and how well its "
+                "chances are calibrated were not measured. Do not use this estimate for a "
+                "treatment decision.")
     size = meta.get("sample_size") or {}
     if not size or size.get("adequate") is True:
         return ""

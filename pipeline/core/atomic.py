@@ -33,6 +33,7 @@ from pathlib import Path
 from pipeline.core.errors import UserError
 
 _PARTIAL, _OLD = ".partial-", ".old-"
+MARKER = ".txresponse-output"  # in every folder txresponse wrote whole
 
 
 def _hidden(final: Path, kind: str, pid: int | None = None) -> Path:
@@ -116,6 +117,22 @@ def _signals_end_the_block() -> Iterator[None]:
             signal.signal(number, handler)
 
 
+def _refuse_to_replace(final: Path, what: str) -> None:
+    """Never replace a folder txresponse did not write: the working folder, one holding it (the
+    project, the home folder), or a non-empty folder without txresponse's mark (input data,
+    other reports, a user's files). A probe of `score --out .` deleted a whole project."""
+    resolved = final.resolve()
+    here = Path.cwd().resolve()
+    protected = {here, *here.parents, Path.home().resolve()}
+    if resolved in protected:
+        raise UserError(f"{final} is the working folder, one that holds it, or the home "
+                        f"folder; txresponse replaces {what} whole, so give it a folder of its "
+                        "own (for example a new sub-folder)")
+    if resolved.is_dir() and not (resolved / MARKER).is_file() and any(resolved.iterdir()):
+        raise UserError(f"{final} already holds files txresponse did not write; it replaces "
+                        f"{what} whole, so choose a new or empty folder (or move those files)")
+
+
 @contextmanager
 def staged_folder(final: Path, what: str = "this folder") -> Iterator[Path]:
     """An empty folder to write the complete new content of `final` into; swapped in when the
@@ -126,11 +143,15 @@ def staged_folder(final: Path, what: str = "this folder") -> Iterator[Path]:
                         "whole, so give it a real folder")
     if final.exists() and not final.is_dir():
         raise UserError(f"{final} exists and is not a folder; choose another path for {what}")
+    _refuse_to_replace(final, what)
     with folder_lock(final, what), _signals_end_the_block():
         _recover(final)
         partial = _hidden(final, _PARTIAL, os.getpid())
         partial.mkdir()
         try:
+            # The mark that lets a later run replace this folder (and nothing it did not write).
+            (partial / MARKER).write_text("written by txresponse; the next run into this "
+                                          "folder replaces it whole\n", encoding="utf-8")
             yield partial
             old = _hidden(final, _OLD, os.getpid())
             if final.exists():

@@ -179,3 +179,38 @@ def test_kill_9_leaves_the_previous_result_and_no_patient_data_in_the_temp_folde
     assert subprocess.run(command, env=env, capture_output=True, cwd=repo).returncode == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == [".out.lock", "out", "system-tmp"]
     assert _outputs(out) == before
+
+
+def test_an_output_folder_holding_other_files_or_the_working_folder_is_never_replaced(
+        model_dir, new_patients, tmp_path, repo, monkeypatch):  # noqa: F811
+    """A probe ran `score --out .` in a project copy and lost the project; `--out data`
+    deleted the raw data it had just read."""
+    data = tmp_path / "data"
+    data.mkdir()
+    for file in new_patients.iterdir():
+        (data / file.name).write_bytes(file.read_bytes())
+    before = sorted(p.name for p in data.iterdir())
+    refused = runner.invoke(app, _args(repo, data, data, model_dir, "--allow-unevaluated"))
+    assert refused.exit_code == 2
+    assert "did not write" in " ".join(refused.output.split())
+    assert sorted(p.name for p in data.iterdir()) == before
+    monkeypatch.chdir(data)
+    for out in (data, tmp_path):  # the working folder, and a folder holding it
+        refused = runner.invoke(app, _args(repo, data, out, model_dir, "--allow-unevaluated"))
+        assert refused.exit_code == 2 and "working folder" in " ".join(refused.output.split())
+    assert sorted(p.name for p in data.iterdir()) == before
+
+
+def test_unevaluated_reports_say_so_and_quarantined_patients_asked_for_are_counted(
+        model_dir, edge_patients, tmp_path, repo):  # noqa: F811
+    patients = pd.read_csv(edge_patients / "patients.csv", dtype=str)
+    refused_id, kept_id = patients["patient_id"].iloc[0], patients["patient_id"].iloc[1]
+    out = tmp_path / "out"
+    result = runner.invoke(app, _args(repo, edge_patients, out, model_dir,
+                                      "--patients", f"{refused_id},{kept_id}",
+                                      "--allow-unevaluated"))
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())
+    assert "1 of the --patients were quarantined" in said and refused_id not in said
+    page = (out / "patients" / f"{kept_id}.html").read_text()
+    assert "never evaluated" in page
