@@ -27,7 +27,14 @@ class TestSet:
 
 def test_set(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame,
              sites: pd.Series | None) -> TestSet:
-    ids = split.loc[split["set"] == "test", KEY].to_numpy()
+    """The held-out test patients of a holdout split."""
+    return evaluation_set(features, labels, split.loc[split["set"] == "test", KEY].to_numpy(),
+                          sites)
+
+
+def evaluation_set(features: pd.DataFrame, labels: pd.DataFrame, ids: np.ndarray,
+                   sites: pd.Series | None) -> TestSet:
+    """The patients `ids` (in that order) with their labels and subgroup variables."""
     rows = features.set_index(KEY).loc[ids]
     y = labels.set_index(KEY).loc[ids, "label"].astype(int).to_numpy()
     groups = {

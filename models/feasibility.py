@@ -33,9 +33,20 @@ def _counts(labels: pd.Series) -> tuple[int, int, int]:
     return len(labelled), int(labelled.sum()), int((labelled == 0).sum())
 
 
+def held_out_share(strategy: str, test_fraction: float, folds: int) -> tuple[float, str]:
+    """The share of patients a development does not see, and how the message names it."""
+    if strategy == "cross_validation":
+        return 1 / folds, f"validate it by {folds}-fold cross-validation of the whole procedure"
+    if strategy == "bootstrap":
+        # A bootstrap resample leaves out about e^-1 of the patients.
+        return 0.368, "validate it by bootstrap resampling of the whole procedure"
+    return test_fraction, f"validate it on a held-out {100 * test_fraction:g} % of patients"
+
+
 def check_labels(labels: pd.Series, cv_folds: int, test_fraction: float,
-                 outcome: str = "responders") -> None:
-    """`labels`: one entry per patient, NA when unlabelled."""
+                 outcome: str = "responders", validation: str | None = None) -> None:
+    """`labels`: one entry per patient, NA when unlabelled. `test_fraction` is the share of
+    patients a development does not see; `validation` says how they are used."""
     n, events, non_events = _counts(labels)
     need = needed_per_outcome(cv_folds, test_fraction)
     if n == 0:
@@ -50,9 +61,9 @@ def check_labels(labels: pd.Series, cv_folds: int, test_fraction: float,
         raise CannotTrain(
             f"{n:,} labelled patients, {events:,} {outcome} and {non_events:,} {non}: the "
             f"pipeline needs at least {need} {outcome} and {need} {non} to fit a model by "
-            f"{cv_folds}-fold cross-validation and validate it on a held-out "
-            f"{100 * test_fraction:g} % of patients. Add patients, or check the target "
-            "definition in configs/params.yaml.")
+            f"{cv_folds}-fold cross-validation and "
+            f"{validation or f'validate it on a held-out {100 * test_fraction:g} % of patients'}"
+            ". Add patients, or check the target definition in configs/params.yaml.")
 
 
 def check_split(split: pd.DataFrame, labels: pd.DataFrame, cv_folds: int,
@@ -60,7 +71,10 @@ def check_split(split: pd.DataFrame, labels: pd.DataFrame, cv_folds: int,
     """After the split (for example a whole site held out): both sets must hold both outcomes,
     the development set at least `cv_folds` of each."""
     merged = split.merge(labels[["patient_id", "label"]], on="patient_id")
-    for role, need in (("development", cv_folds), ("test", 1)):
+    # A resampling strategy has no test set: every labelled patient is in development.
+    roles = (("development", cv_folds), ("test", 1)) if (merged["set"] == "test").any() \
+        else (("development", cv_folds),)
+    for role, need in roles:
         y = merged.loc[merged["set"] == role, "label"].astype(int)
         events, non_events = int(y.sum()), int((y == 0).sum())
         if events < need or non_events < need:

@@ -12,11 +12,15 @@ DEVELOPMENT, TEST = "development", "test"
 
 
 def split_patients(labels: pd.DataFrame, sites: pd.Series | None, test_fraction: float,
-                   seed: int, holdout_site: str | None = None) -> pd.DataFrame:
-    """`labels` has patient_id and label (NA = unlabelled). Returns patient_id, set."""
+                   seed: int, holdout_site: str | None = None,
+                   strategy: str = "holdout") -> pd.DataFrame:
+    """`labels` has patient_id and label (NA = unlabelled). Returns patient_id, set. With a
+    resampling strategy every labelled patient is in development (validation resamples them)."""
     labelled = labels[labels["label"].notna()].reset_index(drop=True)
     ids = labelled["patient_id"].to_numpy()
-    if holdout_site is not None:
+    if strategy != "holdout":
+        role = np.full(len(ids), DEVELOPMENT, dtype=object)
+    elif holdout_site is not None:
         if sites is None:
             raise ValueError("split.holdout_site needs the patients' site")
         site_of = sites.reindex(ids).to_numpy()

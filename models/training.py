@@ -1,21 +1,21 @@
-"""Train both classifiers, choose the candidate, calibrate by cross-fitting, refit on all of the
-development set. Pure computation: no files, no tracking."""
+"""Develop the deployed model (models/procedure.py) and validate its procedure internally
+(models/resampling.py). Pure computation: no files, no tracking."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from models import resampling
 from models.artifact import ResponseModel
-from models.calibration import fit_calibrator
-from models.factory import CLASSIFIERS, make_classifier
-from models.feasibility import CannotTrain, check_features
+from models.feasibility import CannotTrain
 from models.layout import KEY, FeatureLayout
 from models.ood import DomainReference, fit_domain
+from models.procedure import Procedure, develop
 from models.sample_size import Assessment, assess, cox_snell_r2
-from models.tuning import SearchResult, search
+from models.tuning import SearchResult
 from models.uncertainty import bootstrap_replicates
 
 
@@ -30,10 +30,20 @@ class TrainingOutcome:
     domain: DomainReference | None = None
     replicates: list[ResponseModel] | None = None   # bootstrap refits of the candidate
     sample_size: Assessment | None = None           # Riley et al. minimum against the cohort
+    comparator: str = ""                            # the best other classifier
+    calibrated_log_loss: dict[str, float] = field(default_factory=dict)
+    validation: Validated | None = None             # internal validation (models/resampling.py)
 
-    @property
-    def comparator(self) -> str:
-        return next(name for name in self.models if name != self.candidate)
+
+@dataclass
+class Validated:
+    """What internal validation produced, for the evaluate stage to judge."""
+    strategy: str                                   # holdout | cross_validation | bootstrap
+    summary: dict                                   # settings, resamples used, selection
+    out_of_sample: pd.DataFrame | None = None       # per patient: out-of-fold / out-of-bag
+    bootstrap: pd.DataFrame | None = None           # per resample: predictions (optimism)
+    by_site: pd.DataFrame | None = None             # per patient: prediction without their site
+    sites_failed: dict[str, str] = field(default_factory=dict)
 
 
 def development_data(features: pd.DataFrame, labels: pd.DataFrame,
@@ -47,91 +57,151 @@ def development_data(features: pd.DataFrame, labels: pd.DataFrame,
 def train(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame, *, model: str,
           calibrator: str, cv_folds: int, search_budget: int, seed: int,
           uncertainty_replicates: int = 0, progress=None,
-          kinds: dict[str, str] | None = None) -> TrainingOutcome:
-    """Tune, calibrate and refit both classifiers on the development patients. `kinds` are the
+          kinds: dict[str, str] | None = None, strategy: str = "holdout", folds: int = 5,
+          repeats: int = 1, resamples: int = 0, sites: pd.Series | None = None,
+          by_site: bool = False, workers: int = 1) -> TrainingOutcome:
+    """Develop the deployed model on the development patients (every labelled patient with a
+    resampling strategy), then validate the same procedure internally: `strategy`
+    cross_validation (`folds` x `repeats`) or bootstrap (`resamples`), and by leaving one
+    site out when `by_site` and the patients come from at least three sites. `kinds` are the
     registry's feature kinds (numeric, binary, categorical; models/layout.py)."""
     # One BLAS thread. The matrices are small (thousands of rows, a few hundred design
     # columns): a multi-threaded OpenBLAS spends more time handing work between threads than
     # computing, and on a busy 2-core machine the logistic fits ran 10-40 times slower than on
     # one thread (docs/training.md, "Training cost"). LightGBM already runs on one thread.
-    with threadpool_limits(limits=1, user_api="blas"):
-        return _train(features, labels, split, model=model, calibrator=calibrator,
-                      cv_folds=cv_folds, search_budget=search_budget, seed=seed,
-                      uncertainty_replicates=uncertainty_replicates, progress=progress,
-                      kinds=kinds)
-
-
-def _train(features: pd.DataFrame, labels: pd.DataFrame, split: pd.DataFrame, *, model: str,
-           calibrator: str, cv_folds: int, search_budget: int, seed: int,
-           uncertainty_replicates: int, progress, kinds: dict[str, str] | None
-           ) -> TrainingOutcome:
+    procedure = Procedure(model, calibrator, cv_folds, search_budget, seed,
+                          tuple(sorted((kinds or {}).items())))
     dev, y = development_data(features, labels, split)
-    layout = FeatureLayout.fit(dev, kinds)
-    check_features(layout.order, layout.excluded)
-    X = layout.frame(dev)
-    searches = {name: search(name, layout, X, y, search_budget, cv_folds, seed, progress)
-                for name in CLASSIFIERS}
-    calibrators = {name: fit_calibrator(calibrator, y, result.out_of_fold)
-                   for name, result in searches.items()}
-    unusable = {name: why for name, result in searches.items()
-                if (why := no_signal(result, calibrators[name]))}
-    chosen = choose(model, searches, unusable, n_patients=len(y), n_events=int(y.sum()))
-    models = {}
-    for name, result in searches.items():
-        estimator = make_classifier(name, layout, seed, **result.best).fit(X, y)
-        info = {"cv_log_loss": result.cv_log_loss, "cv_auroc": result.cv_auroc, "seed": seed,
-                "n_development": int(len(y)),
-                "development_prevalence": round(float(y.mean()), 6)}
-        if name == "logistic":
-            # The reference row of exact linear SHAP: the development set's mean design row.
-            design = estimator.named_steps["design"]
-            info["design_means"] = design.transform(X).mean(axis=0).round(12).tolist()
-        models[name] = ResponseModel(
-            classifier=name, estimator=estimator,
-            calibrator=calibrators[name],
-            layout=layout, hyperparameters=result.best, info=info | (
-                {"no_signal": unusable[name]} if name in unusable else {}),
-        )
-    replicates = bootstrap_replicates(chosen, searches[chosen].best, layout, X, y,
-                                      n_replicates=uncertainty_replicates, seed=seed,
-                                      calibrator=calibrator, progress=progress)
-    return TrainingOutcome(chosen, models, searches, layout, int(len(y)), float(y.mean()),
-                           domain=fit_domain(layout, X), replicates=replicates,
-                           sample_size=sample_size_adequacy(models, searches[chosen], chosen, y))
+    plan = validation_plan(dev, y, procedure, strategy=strategy, folds=folds, repeats=repeats,
+                           resamples=resamples,
+                           sites=sites.reindex(dev[KEY]).to_numpy()
+                           if sites is not None and by_site else None)
+    # The deployed model's development and the validation's run side by side.
+    final, fits = resampling.run((dev, y, procedure), plan.tasks, workers, progress)
+    with threadpool_limits(limits=1, user_api="blas"):
+        replicates = bootstrap_replicates(final.candidate, final.searches[final.candidate].best,
+                                          final.layout, final.layout.frame(dev), y,
+                                          n_replicates=uncertainty_replicates, seed=seed,
+                                          calibrator=calibrator, progress=progress)
+    return TrainingOutcome(final.candidate, final.models, final.searches, final.layout,
+                           int(len(y)), float(y.mean()),
+                           domain=fit_domain(final.layout, final.layout.frame(dev)),
+                           replicates=replicates,
+                           sample_size=sample_size_adequacy(final.models,
+                                                            final.searches[final.candidate],
+                                                            final.candidate, y),
+                           comparator=final.comparator,
+                           calibrated_log_loss=final.calibrated_log_loss,
+                           validation=plan.assemble(fits, dev[KEY].to_numpy(), y,
+                                                    final.comparator))
 
 
-def no_signal(result: SearchResult, calibrator) -> str | None:
-    """Why a classifier cannot rank patients (None when it can): out-of-fold predictions that
-    are all alike, a cross-validated AUROC no better than chance, or a calibration that would
-    reverse the ranking (a negative Platt slope turns every explanation upside down)."""
-    if np.ptp(result.out_of_fold) < 1e-9:
-        return "it gave every patient the same out-of-fold prediction"
-    if not result.cv_auroc > 0.5:
-        return f"its cross-validated AUROC is {result.cv_auroc:.3f}, no better than chance"
-    if getattr(calibrator, "slope", 1.0) <= 0:
-        return ("its calibration slope on out-of-fold predictions is "
-                f"{calibrator.slope:.3f}: higher predictions went with fewer responses")
-    return None
+def validation_steps(strategy: str, folds: int, repeats: int, resamples: int,
+                     n_sites: int) -> int:
+    """Progress steps of internal validation: one per development."""
+    steps = {"cross_validation": folds * repeats, "bootstrap": resamples}.get(strategy, 0)
+    return steps + (n_sites if n_sites >= resampling.MIN_SITES else 0)
 
 
-def choose(model: str, searches: dict[str, SearchResult], unusable: dict[str, str], *,
-           n_patients: int, n_events: int) -> str:
-    """The candidate: the requested classifier, or the best cross-validated log loss among
-    those that rank patients. A model that ranks no better than chance would tell every
-    patient roughly the same number with a confident-looking report, so none is shipped."""
-    usable = [name for name in searches if name not in unusable]
-    if model != "auto":
-        usable = [model] if model not in unusable else []
-    if not usable:
-        reasons = "; ".join(f"{name}: {why}" for name, why in unusable.items()
-                            if model == "auto" or name == model)
-        raise CannotTrain(
-            f"no classifier distinguishes patients with the outcome from those without in "
-            f"cross-validation on {n_patients:,} development patients ({n_events:,} with the "
-            f"outcome) — {reasons}. A model would give every patient about the same chance, "
-            "so none is trained. More patients, or characteristics related to the outcome, "
-            "are needed.")
-    return min(usable, key=lambda n: searches[n].cv_log_loss)
+@dataclass
+class ValidationPlan:
+    """The developments that validate the procedure, and how to read their results."""
+    strategy: str
+    folds: int
+    repeats: int
+    resamples: int
+    tasks: list
+    n_resampling: int                       # the first tasks resample; the rest leave a site out
+    held_out: list = field(default_factory=list)
+    repeat_of: list = field(default_factory=list)
+    samples: list = field(default_factory=list)
+    site_values: np.ndarray | None = None
+    n_sites: int = 0
+
+    def assemble(self, fits: list, ids: np.ndarray, y: np.ndarray,
+                 comparator: str) -> Validated:
+        resampled, site_fits = fits[:self.n_resampling], fits[self.n_resampling:]
+        summary: dict = {"strategy": self.strategy}
+        validated = Validated(self.strategy, summary)
+        if self.strategy == "cross_validation":
+            cv = resampling.cross_validate(resampled, self.held_out, self.repeat_of,
+                                           folds=self.folds, repeats=self.repeats)
+            validated.out_of_sample = cv.out_of_fold(ids, y, comparator)
+            summary |= {"folds": self.folds, "repeats": self.repeats,
+                        "developments": len(resampled),
+                        "auroc_per_repeat": [round(v, 4) for v in
+                                             cv.per_repeat_auroc(y, comparator)],
+                        "selection": resampling.selection_summary(
+                            resampled, [y[rows] for rows in self.held_out],
+                            [fit.roles("held_out", comparator)["candidate_calibrated"]
+                             for fit in resampled])}
+        elif self.strategy == "bootstrap":
+            boot = resampling.Bootstrapped(resampled, self.samples)
+            if len(boot.used) < max(2, self.resamples // 2):
+                raise CannotTrain(
+                    f"the development procedure could run in only {len(boot.used)} of "
+                    f"{self.resamples} bootstrap resamples; the optimism cannot be estimated. "
+                    f"First failure: {next(f.failed for f in resampled if f.failed)}")
+            validated.out_of_sample = boot.out_of_bag(ids, y, comparator)
+            validated.bootstrap = bootstrap_frame(boot, comparator)
+            outside = [np.setdiff1d(np.arange(len(y)), s) for s in self.samples]
+            summary |= {"resamples": self.resamples, "developments": len(resampled),
+                        "resamples_used": len(boot.used),
+                        "resamples_failed": {f.label: f.failed for f in resampled if f.failed},
+                        "selection": resampling.selection_summary(
+                            resampled, [y[rows] for rows in outside],
+                            [None if fit.failed else
+                             fit.roles("original", comparator)["candidate_calibrated"][rows]
+                             for fit, rows in zip(resampled, outside)])}
+        if site_fits:
+            validated.by_site, validated.sites_failed = resampling.by_site(
+                site_fits, ids, y, self.site_values, comparator)
+            summary["by_site"] = {"sites": len(site_fits),
+                                  "sites_failed": dict(validated.sites_failed),
+                                  "chosen": {fit.label: fit.chosen for fit in site_fits}}
+        elif self.site_values is not None:
+            summary["by_site"] = {"sites": self.n_sites, "skipped": (
+                f"{self.n_sites} site(s) among the development patients; leaving one site out "
+                f"needs at least {resampling.MIN_SITES}")}
+        return validated
+
+
+def validation_plan(dev: pd.DataFrame, y: np.ndarray, procedure: Procedure, *, strategy: str,
+                    folds: int, repeats: int, resamples: int,
+                    sites: np.ndarray | None) -> ValidationPlan:
+    """The developments of the resampling `strategy` and, with three or more sites, one per
+    left-out site (patients without a recorded site are never left out, always developed on)."""
+    plan = ValidationPlan(strategy, folds, repeats, resamples, [], 0)
+    if strategy == "cross_validation":
+        plan.tasks, plan.held_out, plan.repeat_of = resampling.cross_validation_tasks(
+            dev, y, procedure, folds=folds, repeats=repeats)
+    elif strategy == "bootstrap":
+        plan.tasks, plan.samples = resampling.bootstrap_tasks(dev, y, procedure,
+                                                              resamples=resamples)
+    plan.n_resampling = len(plan.tasks)
+    if sites is not None:
+        values = pd.Series(sites, dtype="string")
+        plan.site_values = values.fillna("").to_numpy(dtype=object)
+        named = sorted(set(values.dropna()))
+        plan.n_sites = len(named)
+        if plan.n_sites >= resampling.MIN_SITES:
+            plan.tasks = plan.tasks + resampling.site_tasks(dev, y, plan.site_values,
+                                                            procedure, named)
+    return plan
+
+
+def bootstrap_frame(boot: resampling.Bootstrapped, comparator: str) -> pd.DataFrame:
+    """Long table of every used resample's predictions: on its own drawn rows ("sample", in
+    draw order) and on every original patient ("original"); rows index the development
+    patients."""
+    frames = []
+    for i in boot.used:
+        fit, sample = boot.fits[i], boot.samples[i]
+        for which, rows in (("sample", sample), ("original", np.arange(len(
+                next(iter(fit.predicted["original"].values()))[0])))):
+            frames.append(pd.DataFrame({"resample": i, "set": which, "row": rows,
+                                        **fit.roles(which, comparator)}))
+    return pd.concat(frames, ignore_index=True)
 
 
 def candidate_parameters(logistic: ResponseModel) -> int:

@@ -16,10 +16,10 @@ from rich.progress import Progress
 from features.labels import OUTCOME_WORDS
 from models import registration, tracking
 from models.bundle import ModelBundle, read_description
-from models.factory import CLASSIFIERS
-from models.feasibility import CannotTrain, check_labels, check_split
+from models.feasibility import CannotTrain, check_labels, check_split, held_out_share
 from models.split import split_patients
-from models.training import TrainingOutcome, train
+from models.training import TrainingOutcome, train, validation_steps
+from models.validation_files import save_validation
 from pipeline.core.atomic import staged_folder, write_text
 from pipeline.core.params import Params, load_params
 from pipeline.core.tables import read_sites
@@ -43,8 +43,9 @@ def _training_summary(outcome: TrainingOutcome, params: Params, estimand: dict) 
         "estimand": estimand,
         "candidate": outcome.candidate,
         "comparator": outcome.comparator,
-        "selection": "best cross-validated log loss" if params.train.model == "auto"
+        "selection": "best calibrated cross-validated log loss" if params.train.model == "auto"
         else f"train.model = {params.train.model}",
+        "validation": outcome.validation.summary if outcome.validation else None,
         "calibrator": params.train.calibrator,
         "exactly_additive": params.train.calibrator == "platt",
         "n_development": outcome.n_development,
@@ -54,6 +55,7 @@ def _training_summary(outcome: TrainingOutcome, params: Params, estimand: dict) 
         "development_prevalence": round(outcome.development_prevalence, 4),
         "classifiers": {
             name: {"cv_log_loss": round(r.cv_log_loss, 5), "cv_auroc": round(r.cv_auroc, 5),
+                   "calibrated_cv_log_loss": round(outcome.calibrated_log_loss[name], 5),
                    "chosen_hyperparameters": r.best, "search_space": r.space,
                    "candidates": r.candidates,
                    "calibrator": outcome.models[name].calibrator.to_dict()}
@@ -117,6 +119,9 @@ def _track(outcome: TrainingOutcome, summary: dict, params: Params, *, features:
             "train.cv_folds": params.train.cv_folds,
             "train.search_budget": params.train.search_budget,
             "train.uncertainty_replicates": params.train.uncertainty_replicates,
+            "split.strategy": params.split.strategy,
+            "split.folds": params.split.folds, "split.repeats": params.split.repeats,
+            "split.resamples": params.split.resamples, "split.by_site": params.split.by_site,
             "split.test_fraction": params.split.test_fraction,
             "split.holdout_site": str(params.split.holdout_site),
             "features.prediction_day": params.features.prediction_day,
@@ -173,20 +178,25 @@ def main(
     features, labels = pd.read_parquet(features_path), pd.read_parquet(labels_path)
     sites = read_sites(validated)
     outcome = OUTCOME_WORDS[params.target.definition]["holders"]
+    plan = params.split
     try:
-        check_labels(labels["label"], params.train.cv_folds, params.split.test_fraction,
-                     outcome)
-        split = split_patients(labels, sites, params.split.test_fraction, params.seed,
-                               params.split.holdout_site)
+        share, how = held_out_share(plan.strategy, plan.test_fraction, plan.folds)
+        check_labels(labels["label"], params.train.cv_folds, share, outcome, how)
+        split = split_patients(labels, sites, plan.test_fraction, params.seed,
+                               plan.holdout_site, plan.strategy)
         check_split(split, labels, params.train.cv_folds, outcome)
     except ValueError as error:
         _refuse(error)
     description = read_description(features_dir)  # what the model will say it predicts
 
-    # One step per candidate (its cross-validation) and per bootstrap refit.
-    steps = params.train.search_budget * len(CLASSIFIERS) + params.train.uncertainty_replicates
+    # One step per development (the deployed model's and each validating one) and per
+    # bootstrap refit.
+    n_sites = 0 if sites is None or not plan.by_site else int(
+        sites.reindex(split["patient_id"]).dropna().nunique())
+    steps = (1 + params.train.uncertainty_replicates + validation_steps(plan.strategy, plan.folds, plan.repeats, plan.resamples,
+                                n_sites))
     with Progress(console=console, transient=True) as progress:
-        task = progress.add_task("Cross-validating candidates, then bootstrap refits",
+        task = progress.add_task("Developing the model, then validating its procedure",
                                  total=steps)
         try:
             outcome = train(features, labels, split, model=params.train.model,
@@ -194,9 +204,15 @@ def main(
                             search_budget=params.train.search_budget, seed=params.seed,
                             uncertainty_replicates=params.train.uncertainty_replicates,
                             progress=lambda: progress.advance(task),
-                            kinds={row["name"]: row["kind"] for row in description["dictionary"]})
+                            kinds={row["name"]: row["kind"] for row in description["dictionary"]},
+                            strategy=plan.strategy, folds=plan.folds, repeats=plan.repeats,
+                            resamples=plan.resamples, sites=sites, by_site=plan.by_site,
+                            workers=params.train.workers)
         except CannotTrain as error:
             _refuse(error)
+    if plan.strategy == "holdout":
+        outcome.validation.summary |= {"test_fraction": plan.test_fraction,
+                                       "holdout_site": plan.holdout_site}
 
     # The model, its split and its run reference appear together or not at all: a run killed
     # here leaves the previous model folder (DVC then re-runs the stage).
@@ -212,6 +228,7 @@ def main(
                     # Every report of this model says when its cohort was below the minimum.
                     sample_size=sample_size_summary(outcome)).save(staging / "candidate")
         outcome.models[outcome.comparator].save(staging / "comparator")
+        save_validation(outcome.validation, staging)
         summary = _training_summary(outcome, params, _estimand(labels, split, params))
         run = _track(outcome, summary, params, features=features, features_path=features_path,
                      labels_path=labels_path, model_dir=staging, dvc_lock=dvc_lock)

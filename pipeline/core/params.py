@@ -118,10 +118,18 @@ class ValidateParams(_Section):
 
 
 class SplitParams(_Section):
-    """Held-out test patients: a stratified share, or a whole site (a new clinic)."""
+    """How the model's performance is estimated (docs/training.md, "Validation"):
+    cross_validation or bootstrap develop the deployed model on every labelled patient and
+    validate the whole procedure by resampling; holdout keeps a test set out of development.
+    With three or more sites, every strategy also leaves one site out in turn (`by_site`)."""
 
-    test_fraction: Float = Field(0.25, gt=0, lt=1)
-    holdout_site: str | None = None
+    strategy: Literal["holdout", "cross_validation", "bootstrap"] = "cross_validation"
+    folds: Int = Field(5, ge=2)                 # cross_validation: outer folds
+    repeats: Int = Field(1, ge=1)               # cross_validation: repeats of the folds
+    resamples: Int = Field(50, ge=10)           # bootstrap: resamples for the optimism
+    by_site: bool = True                        # leave one site out (needs >= 3 sites)
+    test_fraction: Float = Field(0.25, gt=0, lt=1)   # holdout: share held out
+    holdout_site: str | None = None                  # holdout: or that whole site
 
     @field_validator("holdout_site")
     @classmethod
@@ -131,13 +139,24 @@ class SplitParams(_Section):
                              "stratified split")
         return value
 
+    @model_validator(mode="after")
+    def _holdout_only(self) -> SplitParams:
+        if self.holdout_site is not None and self.strategy != "holdout":
+            raise ValueError(
+                f"split.holdout_site is set but split.strategy is {self.strategy}: a held-out "
+                "site needs strategy holdout. To judge transport to a new clinic, keep the "
+                "resampling strategy and split.by_site: true (each site is left out in turn "
+                "when there are at least three)")
+        return self
+
 
 class TrainParams(_Section):
-    model: Literal["auto", "lightgbm", "logistic"] = "auto"
+    model: Literal["auto", "lightgbm", "logistic", "ebm"] = "auto"
     calibrator: Literal["platt", "isotonic"] = "platt"
     cv_folds: Int = Field(5, ge=2)
     search_budget: Int = Field(12, ge=1)       # candidates tried per classifier
     uncertainty_replicates: Int = Field(20, ge=0)  # bootstrap refits for per-patient intervals
+    workers: Int = Field(2, ge=1)              # processes for the validation's developments
     experiment: str = "txresponse"
     registered_model: str = "txresponse-response"
 

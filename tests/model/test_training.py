@@ -11,6 +11,7 @@ from features.labels import make_labels
 from features.records import known_on
 from models.artifact import ResponseModel
 from models.calibration import expit, fit_calibrator, logit
+from models.factory import CLASSIFIERS
 from models.split import DEVELOPMENT, TEST, split_patients
 from models.training import train
 from pipeline.core.schemas import contract_schemas
@@ -78,14 +79,26 @@ def trained(cohort):
     return outcome, features, split
 
 
-def test_candidate_has_the_best_cross_validated_log_loss(trained):
-    outcome, _, _ = trained
-    losses = {n: r.cv_log_loss for n, r in outcome.searches.items()}
+def test_candidate_has_the_best_calibrated_cross_validated_log_loss(cohort, trained):
+    """Classifiers compete on what would be deployed: their calibrated out-of-fold predictions
+    (models/procedure.py); the comparator is the best of the others."""
+    from sklearn.metrics import log_loss
+
+    from models.training import development_data
+    features, labels, _ = cohort
+    outcome, _, split = trained
+    _, y = development_data(features, labels, split)
+    losses = {name: log_loss(y, outcome.models[name].calibrator.transform(result.out_of_fold))
+              for name, result in outcome.searches.items()}
+    for name, loss in losses.items():
+        assert outcome.calibrated_log_loss[name] == pytest.approx(loss, rel=1e-9)
     assert outcome.candidate == min(losses, key=losses.get)
-    assert set(outcome.models) == {"lightgbm", "logistic"}
+    others = {n: v for n, v in losses.items() if n != outcome.candidate}
+    assert outcome.comparator == min(others, key=others.get)
+    assert set(outcome.models) == set(CLASSIFIERS)
 
 
-@pytest.mark.parametrize("name", ["lightgbm", "logistic"])
+@pytest.mark.parametrize("name", CLASSIFIERS)
 def test_saved_model_predicts_exactly_as_fitted(trained, tmp_path, name):
     outcome, features, _ = trained
     model = outcome.models[name]
