@@ -17,6 +17,7 @@ from models.procedure import Procedure, develop
 from models.sample_size import Assessment, assess, cox_snell_r2
 from models.tuning import SearchResult
 from models.uncertainty import bootstrap_replicates
+from models.validation_files import Validated
 
 
 @dataclass
@@ -33,17 +34,6 @@ class TrainingOutcome:
     comparator: str = ""                            # the best other classifier
     calibrated_log_loss: dict[str, float] = field(default_factory=dict)
     validation: Validated | None = None             # internal validation (models/resampling.py)
-
-
-@dataclass
-class Validated:
-    """What internal validation produced, for the evaluate stage to judge."""
-    strategy: str                                   # holdout | cross_validation | bootstrap
-    summary: dict                                   # settings, resamples used, selection
-    out_of_sample: pd.DataFrame | None = None       # per patient: out-of-fold / out-of-bag
-    bootstrap: pd.DataFrame | None = None           # per resample: predictions (optimism)
-    by_site: pd.DataFrame | None = None             # per patient: prediction without their site
-    sites_failed: dict[str, str] = field(default_factory=dict)
 
 
 def development_data(features: pd.DataFrame, labels: pd.DataFrame,

@@ -14,13 +14,25 @@ from __future__ import annotations
 
 import io
 import json
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
 
-from models.training import Validated
 from pipeline.core.atomic import write_bytes, write_text
 from pipeline.core.errors import UserError
+
+
+@dataclass
+class Validated:
+    """What internal validation produced, for the evaluate stage to judge."""
+    strategy: str                                   # holdout | cross_validation | bootstrap
+    summary: dict                                   # settings, resamples used, selection
+    out_of_sample: pd.DataFrame | None = None       # per patient: out-of-fold / out-of-bag
+    bootstrap: pd.DataFrame | None = None           # per resample: predictions (optimism)
+    by_site: pd.DataFrame | None = None             # per patient: prediction without their site
+    sites_failed: dict[str, str] = field(default_factory=dict)
+
 
 FILES = {"out_of_sample": "out_of_sample.parquet", "bootstrap": "bootstrap.parquet",
          "by_site": "by_site.parquet"}

@@ -20,8 +20,7 @@ from models.bundle import ModelBundle, read_description, require_same_target
 from models.evaluation import evaluate, evaluate_predictions, evaluation_set, role_names, test_set
 from models.optimism import BootstrapFit, optimism_corrected
 from models.site_validation import site_performance, summary_sentences
-from models.training import Validated
-from models.validation_files import load_validation
+from models.validation_files import Validated, load_validation
 from models.metrics import INTERVAL_METHOD
 from models.plot_data import calibration_points, decision_points, roc_points
 from models.subgroups import PoorSubgroupRule

@@ -72,7 +72,7 @@ def test_a_key_like_no_other_lists_the_settings_of_its_section(tmp_path):
     path = _params(tmp_path, "train: {zzz: 3}\n")
     assert _refused(path) == (f"{path}: train.zzz is not a setting; the settings of train are "
                               "model, calibrator, cv_folds, search_budget, "
-                              "uncertainty_replicates, experiment, registered_model")
+                              "uncertainty_replicates, workers, experiment, registered_model")
 
 
 @pytest.mark.parametrize("line, expected", [
