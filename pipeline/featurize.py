@@ -66,14 +66,6 @@ def summary(labels: pd.DataFrame, features: pd.DataFrame, left_out: dict[str, st
     }
 
 
-def feature_settings(params) -> dict:
-    """How the features were built: scoring new patients builds them the same way."""
-    return {"target_instrument": params.target.instrument,
-            "baseline_window": list(params.target.baseline_window),
-            "prediction_day": params.features.prediction_day,
-            "biomarker_lookback_days": params.features.biomarker_lookback_days}
-
-
 def label_warnings(facts: dict, definition: str) -> list[str]:
     """What makes these labels unusable for training, said before `train` refuses."""
     if facts["labelled"] == 0:
@@ -142,7 +134,7 @@ def main(
         # What the tables mean, for the model artifact: train copies it into the model, so
         # the model says what it predicts and how its features were built (models/bundle.py).
         write_text(staging / "description.json", json.dumps(
-            {"target": facts["target"], "feature_settings": feature_settings(params),
+            {"target": facts["target"], "feature_settings": params.feature_settings(),
              "dictionary": rows}, indent=2) + "\n")
     write_text(report, json.dumps(facts, indent=2) + "\n")
     write_text(dictionary, dictionary_markdown(rows, params.features.prediction_day,

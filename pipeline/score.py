@@ -93,10 +93,7 @@ def _local_run(model_dir: Path) -> tuple[dict, object]:
 def _differences_from_params(scoring: ModelBundle, params) -> list[str]:
     """Where configs/params.yaml now differs from what the model was built with: the model's own
     settings and target are used, and the user is told (never silently either way)."""
-    current = {"target_instrument": params.target.instrument,
-               "baseline_window": list(params.target.baseline_window),
-               "prediction_day": params.features.prediction_day,
-               "biomarker_lookback_days": params.features.biomarker_lookback_days}
+    current = params.feature_settings()
     changed = [k for k in sorted(scoring.feature_settings)
                if scoring.feature_settings[k] != current.get(k)]
     target = {"definition": params.target.definition, "instrument": params.target.instrument,

@@ -236,6 +236,14 @@ class Params(_Section):
             raw = {k: {} if k in _SECTIONS and v is None else v for k, v in raw.items()}
         return raw
 
+    def feature_settings(self) -> dict:
+        """How the features are built (stored with a model: scoring new patients builds them
+        the same way, and says where the params file now differs)."""
+        return {"target_instrument": self.target.instrument,
+                "baseline_window": list(self.target.baseline_window),
+                "prediction_day": self.features.prediction_day,
+                "biomarker_lookback_days": self.features.biomarker_lookback_days}
+
     @model_validator(mode="after")
     def _seeds(self) -> Params:
         if self.seed + self.train.uncertainty_replicates > MAX_SEED:

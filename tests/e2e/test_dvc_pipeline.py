@@ -96,13 +96,57 @@ def test_repro_trains_evaluates_and_registers_a_candidate(project):
     assert version.run_id == run_ref["run_id"]
 
 
-def test_repro_explains_every_test_patient_and_writes_their_reports(project):
+def test_the_deployed_model_never_scores_the_patients_it_is_evaluated_on(project):
+    """Default strategy (cross-validation): the deployed model learned from every labelled
+    patient, so every evaluated prediction is out-of-fold, never the deployed model's."""
+    import numpy as np
+
+    from models.artifact import ResponseModel
+
+    root, _ = project
+    split = pd.read_parquet(root / "artifacts" / "model" / "split.parquet")
+    labels = pd.read_parquet(root / "data" / "features" / "labels.parquet")
+    assert set(split["patient_id"]) == set(labels.loc[labels["label"].notna(), "patient_id"])
+    evaluated = pd.read_csv(root / "reports" / "test_predictions.csv")
+    out_of_fold = pd.read_parquet(root / "artifacts" / "model" / "out_of_sample.parquet")
+    assert set(evaluated["patient_id"]) == set(split["patient_id"])
+    merged = evaluated.merge(out_of_fold, on="patient_id", suffixes=("", "_oof"))
+    np.testing.assert_allclose(merged["candidate_calibrated"],
+                               merged["candidate_calibrated_oof"], atol=1e-6)
+    deployed = ResponseModel.load(root / "artifacts" / "model" / "candidate")
+    features = pd.read_parquet(root / "data" / "features" / "features.parquet")
+    own = deployed.predict_proba(features.set_index("patient_id").loc[merged["patient_id"]]
+                                 .reset_index())
+    assert np.abs(own - merged["candidate_calibrated"].to_numpy()).mean() > 0.005
+    metrics = json.loads((root / "reports" / "metrics.json").read_text())
+    assert metrics["validation"]["strategy"] == "cross_validation"
+    assert "cross-validation of the whole development procedure" in metrics["model"]["split"]
+
+
+def test_with_three_or_more_sites_each_site_is_left_out_and_pooled(project):
+    root, _ = project
+    details = json.loads((root / "reports" / "evaluation.json").read_text())
+    sites = details["by_site"]["sites"]
+    assert [row["site"] for row in sites] == ["site_01", "site_02", "site_03", "site_04"]
+    for row in sites:
+        assert row["auroc_ci"][0] < row["auroc"] < row["auroc_ci"][1]
+    pooled = details["by_site"]["pooled"]["auroc"]
+    assert pooled["k"] == 4 and pooled["i2"] is not None
+    low, high = pooled["prediction_interval"]
+    assert low < pooled["estimate"] < high
+    metrics = json.loads((root / "reports" / "metrics.json").read_text())
+    assert metrics["by_site"]["pooled"]["auroc"]["estimate"] == pooled["estimate"]
+
+
+def test_repro_explains_the_patients_the_model_did_not_learn_from(project):
     import numpy as np
 
     root, _ = project
     predictions = pd.read_csv(root / "reports" / "predictions.csv")
     split = pd.read_parquet(root / "artifacts" / "model" / "split.parquet")
-    assert set(predictions["patient_id"]) == set(split.loc[split["set"] == "test", "patient_id"])
+    features = pd.read_parquet(root / "data" / "features" / "features.parquet")
+    unlabelled = set(features["patient_id"]) - set(split["patient_id"])
+    assert unlabelled and set(predictions["patient_id"]) == unlabelled
     explanations = pd.read_csv(root / "reports" / "explanations.csv")
     sums = explanations.groupby("patient_id")["contribution_logodds"].sum()
     indexed = predictions.set_index("patient_id")

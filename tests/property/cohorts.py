@@ -625,6 +625,8 @@ def write_params(spec: CohortSpec, raw: Path, path: Path, experiment: str = "txr
     params["target"].update(instrument=spec.target, definition=spec.definition)
     params["split"]["holdout_site"] = site_label(spec, spec.n_sites - 1) if spec.holdout_site \
         else None
+    if spec.holdout_site:
+        params["split"]["strategy"] = "holdout"  # a held-out site is a holdout split
     params["train"].update(model=spec.train_model, search_budget=spec.search_budget,
                            cv_folds=FAST["cv_folds"],
                            uncertainty_replicates=FAST["uncertainty_replicates"],

@@ -172,15 +172,21 @@ def test_split_and_evaluation_use_exactly_the_labelled_patients(project, expecte
     assert set(split["patient_id"]) == set(expected.loc[expected["label"].notna(), "patient_id"])
     training = json.loads((root / "reports" / "training.json").read_text())
     metrics = json.loads((root / "reports" / "metrics.json").read_text())
-    assert training["n_development"] + metrics["n_test"] == n_labelled
-    assert metrics["n_test"] == int((split["set"] == "test").sum())
+    # Cross-validation (the default): the deployed model learns from every labelled patient,
+    # and every one of them is evaluated out-of-fold.
+    assert (split["set"] == "development").all()
+    assert training["n_development"] == metrics["n_test"] == n_labelled
+    evaluated = pd.read_csv(root / "reports" / "test_predictions.csv")
+    assert set(evaluated["patient_id"]) == set(split["patient_id"])
 
 
 def test_explanations_add_up_exactly_to_the_predictions(project):
     root, _, _ = _require(project, "train", "explain")
     predictions = pd.read_csv(root / "reports" / "predictions.csv")
     split = pd.read_parquet(root / "artifacts" / "model" / "split.parquet")
-    assert set(predictions["patient_id"]) == set(split.loc[split["set"] == "test", "patient_id"])
+    # The patients the model did not learn from: the trial's three without an endpoint.
+    assert len(predictions) == 3
+    assert not set(predictions["patient_id"]) & set(split["patient_id"])
     explanations = pd.read_csv(root / "reports" / "explanations.csv")
     assert set(explanations["patient_id"]) == set(predictions["patient_id"])
     per_patient = explanations.groupby("patient_id")["feature"].nunique()
