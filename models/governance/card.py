@@ -21,6 +21,7 @@ from features.labels import OUTCOME_WORDS
 from models.governance.narrative import intended_use, limitations
 from models.governance.tripod import checklist
 from models.metrics import MORE_INTERVALS
+from models.site_validation import summary_sentences
 from models.subgroups import PoorSubgroupRule, judge
 from models.uncertainty import interval_description
 from pipeline.core.escaping import escape_markdown_text
@@ -351,9 +352,58 @@ def _sample_size(i: CardInputs) -> dict | None:
             "required_epp": _num(r.get("epp"), 2)}
 
 
+def _validation(i: CardInputs) -> dict:
+    """How the figures were estimated (the evaluate stage's sentence) and what the choice of
+    classifier cost, as recorded; older evaluations were on a held-out test set."""
+    recorded = i.evaluation.get("validation") or {}
+    strategy = recorded.get("strategy", "holdout")
+    selection = recorded.get("selection") or {}
+    chosen = ", ".join(f"{name} {n}×" for name, n in sorted(selection.get("chosen", {}).items()))
+    return {
+        "strategy": strategy,
+        "method": _text(recorded.get("method", i.metrics.get("model", {}).get("split", "—"))),
+        "evaluated": {"holdout": "test patients",
+                      "cross_validation": "patients, each predicted out-of-fold",
+                      "bootstrap": "patients (optimism-corrected figures)"}[strategy],
+        "selection": (f"chosen in the resamples: {chosen}; the choice's optimism in log loss "
+                      f"{selection['optimism']:+.4f} (inner cross-validated "
+                      f"{selection['inner_log_loss']:.4f}, on patients the development did not "
+                      f"see {selection['outer_log_loss']:.4f})")
+        if selection.get("optimism") is not None else "",
+    }
+
+
+def _sites(i: CardInputs) -> dict | None:
+    """Leave-one-site-out (internal-external) figures per site and pooled, as recorded."""
+    recorded = i.evaluation.get("by_site")
+    if not recorded:
+        return None
+    rows = [{"site": _text(str(r["site"])), "n": r["n"], "events": r["events"],
+             **{k: _interval(r.get(k), r.get(f"{k}_ci"), 3)
+                for k in ("auroc", "calibration_intercept", "calibration_slope")},
+             "reason": _text(r.get("reason") or "")}
+            for r in recorded.get("sites", [])]
+    pooled = []
+    names = {"auroc": "AUROC", "calibration_intercept": "Calibration intercept",
+             "calibration_slope": "Calibration slope"}
+    for key, name in names.items():
+        p = recorded.get("pooled", {}).get(key) or {}
+        pooled.append({"measure": name,
+                       "estimate": _interval(p.get("estimate"), p.get("ci"), 3),
+                       "i2": "—" if p.get("i2") is None else f"{p['i2']:.0f} %",
+                       "prediction": "—" if not p.get("prediction_interval") else
+                       "{:.3f} to {:.3f}".format(*p["prediction_interval"]),
+                       "reason": _text(p.get("reason") or "")})
+    return {"rows": rows, "pooled": pooled, "method": _text(recorded.get("method", "")),
+            "failed": sorted((_text(site), _text(why)) for site, why in
+                             (recorded.get("sites_failed") or {}).items()),
+            "sentences": [_text(line) for line in summary_sentences(recorded)]}
+
+
 def card_context(i: CardInputs) -> dict:
     """Everything the templates need."""
     data, model, subgroups = _data(i), _model(i), _subgroups(i)
+    validation, sites = _validation(i), _sites(i)
     sample_size = _sample_size(i)
     performance = _performance(i)
     patient_interval = _patient_interval(i)
@@ -362,7 +412,8 @@ def card_context(i: CardInputs) -> dict:
                 "all_intervals": performance["all_intervals"],
                 "threshold_intervals": performance["threshold_intervals"],
                 "subgroup_intervals": any(r.get("auroc_ci") for r in
-                                          i.evaluation.get("subgroups", []))}
+                                          i.evaluation.get("subgroups", [])),
+                "by_site": bool(sites and sites["rows"])}
     target = i.features.get("target", {})
     outcome = Markup("{} on the {}").format(_text(str(target.get("definition", "response"))),
                                             _instrument_label(target))
@@ -384,6 +435,7 @@ def card_context(i: CardInputs) -> dict:
             ("Features digest (md5)", i.run_tags.get("features_digest", "—")))],
         "intended_use": intended_use(outcome, words["noun"]),
         "data": data, "model": model, "performance": performance, "subgroups": subgroups,
+        "validation": validation, "sites": sites,
         "sample_size": sample_size, "patient_interval": patient_interval,
         "poor_rule": {"text": rule.describe(), "recorded": rule_recorded},
         "subgroup_intervals": evidence["subgroup_intervals"],
@@ -392,6 +444,7 @@ def card_context(i: CardInputs) -> dict:
         "limitations": limitations(i.data_origin, data, subgroups, model, sample_size,
                                    patient_interval=patient_interval,
                                    poor_rule=rule.describe(), words=words,
-                                   intervals=performance["all_intervals"]),
+                                   intervals=performance["all_intervals"],
+                                   validation=validation, sites=sites),
         "tripod": checklist(evidence),
     }

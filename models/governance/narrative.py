@@ -29,8 +29,8 @@ def intended_use(outcome: str, noun: str = "response") -> list[tuple[str, str]]:
                           "the estimate depends on which patients the model learned from; see "
                           "Model), a per-patient explanation, and out-of-distribution "
                           "warnings.").format(noun)),
-        ("Objective of this work", "Development with internal evaluation on held-out "
-                                   "patients."),
+        ("Objective of this work", "Development with internal validation (see Performance "
+                                   "for the method)."),
     ]
 
 
@@ -55,7 +55,8 @@ def _poor_subgroups(subgroups: list[dict], rule: str, words: dict) -> list[str]:
 def limitations(data_origin: str, data: dict, subgroups: list[dict], model: dict,
                 sample_size: dict | None = None, patient_interval: dict | None = None,
                 poor_rule: str = "", words: dict | None = None,
-                intervals: bool = False) -> list[str]:
+                intervals: bool = False, validation: dict | None = None,
+                sites: dict | None = None) -> list[str]:
     """What the figures cannot say, from the card's data, subgroup and model sections."""
     words = words or {"noun": "response", "holders": "responders"}
     out = []
@@ -72,9 +73,16 @@ def limitations(data_origin: str, data: dict, subgroups: list[dict], model: dict
     elif n_sites == 1:
         out.append("One site: performance at any other clinic is unknown, and internal "
                    "validation cannot show how the model transports between sites.")
+    elif sites:
+        out.append(f"{n_sites} sites. Each was left out in turn and predicted by a model "
+                   "developed on the others (see Performance by site); the prediction intervals "
+                   "there say what to expect at a new clinic like these. A clinic unlike them "
+                   "(other referral patterns, protocols or populations) needs its own "
+                   "validation.")
     else:
         out.append(f"{n_sites} sites; performance at a clinic not among them is unknown "
-                   "(evaluate with `split.holdout_site` for an estimate).")
+                   "(with three or more sites and `split.by_site: true`, each site is left "
+                   "out in turn for an estimate).")
     if data.get("left_out"):
         out.append(Markup("{} registered characteristics were left out because this cohort "
                           "holds no information on them ({}): the model cannot take them into "
@@ -93,8 +101,13 @@ def limitations(data_origin: str, data: dict, subgroups: list[dict], model: dict
     if small:
         out.append(Markup("Too small to judge ({} subgroups): {}.").format(
             len(small), Markup(", ").join(small)))
-    out.append("Intervals are 95 % percentile bootstrap intervals over the test patients: they "
-               "express how much the figure would vary with another test sample from the same "
+    strategy = (validation or {}).get("strategy", "holdout")
+    over = {"holdout": "the test patients",
+            "cross_validation": "the patients' out-of-fold predictions",
+            "bootstrap": "the patients, shifted by the estimated optimism (their coverage is "
+                         "not measured)"}[strategy]
+    out.append(f"Intervals are 95 % percentile bootstrap intervals over {over}: they "
+               "express how much the figure would vary with another sample from the same "
                "population, not uncertainty about other populations or settings"
                + ("." if intervals else "; this run has them for AUROC and AUPRC only."))
     if patient_interval:
@@ -103,5 +116,16 @@ def limitations(data_origin: str, data: dict, subgroups: list[dict], model: dict
     if not model["exactly_additive"]:
         out.append("Isotonic calibration: per-patient explanations do not add up exactly to "
                    "the calibrated probability.")
-    out.append("Evaluation is internal (one held-out split of the same cohort).")
+    out.append({
+        "holdout": "Evaluation is internal (one held-out split of the same cohort); the "
+                   "deployed model learned from the other patients only.",
+        "cross_validation": "Evaluation is internal: the whole development procedure was "
+                            "cross-validated within the same cohort, and the deployed model "
+                            "learned from every labelled patient. Its own figures may be "
+                            "slightly better than these (it learned from more patients) and "
+                            "external validation is still needed.",
+        "bootstrap": "Evaluation is internal: apparent figures of the deployed model, corrected "
+                     "by the optimism of the whole development procedure in bootstrap "
+                     "resamples of the same cohort; external validation is still needed.",
+    }[strategy])
     return out

@@ -48,8 +48,8 @@ ITEMS: tuple[Item, ...] = (
          "sociodemographic groups", AUTHORS,
          "Inequalities known in the clinical area; the card's subgroups show the model's."),
     Item("4", "Introduction", "Objectives, including development and/or validation", CARD,
-         "[Intended use](#intended-use): development with internal evaluation on held-out "
-         "patients."),
+         "[Intended use](#intended-use): development with internal validation; "
+         "[Performance](#performance) names the method."),
     Item("5a", "Methods", "Data: sources for development and evaluation, rationale, "
          "representativeness", PARTLY,
          "[Data](#data) (origin, raw folder, lineage digests); why these data were chosen, and "
@@ -97,13 +97,18 @@ ITEMS: tuple[Item, ...] = (
          "[Sample size](#sample-size)."),
     Item("12b", "Methods", "Analysis: handling of predictors (functional form, "
          "transformation)", PARTLY, "docs/training.md (splines for the logistic comparator, "
-         "tree splits for LightGBM); the card itself does not describe functional forms."),
+         "tree splits for LightGBM, binned shape functions and pairwise interactions for the "
+         "explainable boosting machine); the card itself does not describe functional "
+         "forms."),
     Item("12c", "Methods", "Analysis: model type, rationale, building steps, hyperparameter "
          "tuning, internal validation", CARD,
-         "[Model](#model) (search space, budget, selection, calibration)."),
+         "[Model](#model) (search space, budget, selection, calibration); "
+         "[Performance](#performance), Validation (cross-validation or bootstrap of the "
+         "whole procedure, or a held-out set)."),
     Item("12d", "Methods", "Analysis: heterogeneity across clusters (e.g. sites)", PARTLY,
-         "[Subgroups](#subgroups) by site, with intervals; no pooled heterogeneity estimate "
-         "(TRIPOD-Cluster); `split.holdout_site` evaluates at a new clinic."),
+         "[Subgroups](#subgroups) by site, with intervals; with three or more sites, "
+         "[Performance by site](#sites) (each site left out in turn; random-effects pooling "
+         "with I² and a prediction interval, TRIPOD-Cluster)."),
     Item("12e", "Methods", "Analysis: all performance measures and plots (discrimination, "
          "calibration, clinical utility) and their rationale", CARD,
          "[Performance](#performance): each measure with its meaning, net benefit against "
@@ -156,7 +161,8 @@ ITEMS: tuple[Item, ...] = (
     Item("23a", "Results", "Model performance with confidence intervals, including key "
          "subgroups", CARD, "[Performance](#performance) and [Subgroups](#subgroups)."),
     Item("23b", "Results", "Heterogeneity in performance across clusters, if examined", PARTLY,
-         "[Subgroups](#subgroups) by site with intervals; no pooled heterogeneity estimate."),
+         "[Subgroups](#subgroups) by site with intervals; no pooled heterogeneity estimate "
+         "(fewer than three sites, or `split.by_site: false`)."),
     Item("24", "Results", "Model updating: results", NOT_APPLICABLE,
          "No model was updated after evaluation."),
     Item("25", "Discussion", "Interpretation, including fairness", AUTHORS,
@@ -182,7 +188,8 @@ def checklist(evidence: dict | None = None) -> list[dict]:
 
     ``evidence`` says what the run's evaluation recorded: ``net_benefit`` (net benefit against
     treating all at the thresholds), ``all_intervals`` (an interval for every headline measure),
-    ``threshold_intervals``, ``subgroup_intervals``. Items 12e and 23a are marked answered only
+    ``threshold_intervals``, ``subgroup_intervals``, ``by_site`` (leave-one-site-out figures:
+    items 12d and 23b are then answered). Items 12e and 23a are marked answered only
     when they are all there; otherwise "partly", saying what is missing. Without evidence the
     static statuses are returned.
     """
@@ -194,6 +201,12 @@ def checklist(evidence: dict | None = None) -> list[dict]:
             where = ("[Performance](#performance) lists discrimination and calibration measures "
                      "with their meaning; this run's evaluation recorded no net benefit "
                      "(clinical utility): re-run the evaluate stage.")
+        if evidence is not None and item.number in ("12d", "23b") and evidence.get("by_site"):
+            status = CARD
+            where = ("[Performance by site](#sites): each site left out in turn and predicted "
+                     "by the procedure developed on the others; per-site AUROC, calibration "
+                     "intercept and slope with 95 % intervals, random-effects pooling with I² "
+                     "and a 95 % prediction interval for a new site.")
         if evidence is not None and item.number == "23a":
             missing = [what for key, what in (
                 ("all_intervals", "every headline measure"),

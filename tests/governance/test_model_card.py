@@ -124,3 +124,42 @@ def test_model_card_refuses_metrics_without_every_interval(store):
     assert "Traceback" not in result.output and not (store / "card.md").exists()
     for option in ("--predictions", "--resamples"):  # the card computes no interval itself
         assert option not in runner.invoke(app, ["model-card", "--help"]).output
+
+
+def test_the_card_shows_each_left_out_site_and_the_pooled_heterogeneity(store):
+    """Internal-external validation (issue 16): per-site rows, the random-effects summary with
+    I² and a prediction interval, the validation method; a hostile site name is escaped; with
+    no leave-one-site-out figures the card says why."""
+    run_id, version = log_run(store)
+    reports, validated = _inputs(store)
+    evaluation = json.loads((reports / "evaluation.json").read_text(encoding="utf-8"))
+    assert len(evaluation["by_site"]["sites"]) >= 3  # the demo's four sites
+    evaluation["by_site"]["sites"][0]["site"] = "<img src=x onerror=alert(1)>"
+    (reports / "evaluation.json").write_text(json.dumps(evaluation), encoding="utf-8")
+    out = store / "sites" / "model_card.md"
+    result = runner.invoke(app, [*_card(store, reports, out, run_id, model_name(), version),
+                                 "--validated", str(validated)])
+    assert result.exit_code == 0, result.output
+    markdown = out.read_text(encoding="utf-8")
+    html = out.with_suffix(".html").read_text(encoding="utf-8")
+    section = markdown.split("### Performance by site")[1].split("## Subgroups")[0]
+    for row in evaluation["by_site"]["sites"][1:]:
+        assert f"| {row['site']} | {row['n']} |" in section
+    pooled = evaluation["by_site"]["pooled"]["auroc"]
+    auroc_row = next(line for line in section.splitlines() if line.startswith("| AUROC"))
+    assert f"{pooled['estimate']:.3f}" in auroc_row and f"{pooled['i2']:.0f} %" in auroc_row
+    assert "{:.3f} to {:.3f}".format(*pooled["prediction_interval"]) in auroc_row
+    assert "cross-validation of the whole development procedure" in markdown
+    assert "<img" not in html and "&lt;img src=x" in html
+    checklist = markdown.split("## TRIPOD+AI checklist")[1]
+    assert "Performance by site" in next(r for r in checklist.splitlines()
+                                         if r.startswith("| 23b |"))
+
+    del evaluation["by_site"]
+    (reports / "evaluation.json").write_text(json.dumps(evaluation), encoding="utf-8")
+    out = store / "no-sites" / "model_card.md"
+    result = runner.invoke(app, [*_card(store, reports, out, run_id, model_name(), version),
+                                 "--validated", str(validated)])
+    assert result.exit_code == 0, result.output
+    section = out.read_text(encoding="utf-8").split("### Performance by site")[1]
+    assert "Not estimated" in section.split("## Subgroups")[0]
