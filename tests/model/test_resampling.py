@@ -28,7 +28,7 @@ CHEAP = dict(model="auto", calibrator="platt", cv_folds=3, search_budget=2, seed
 
 @pytest.fixture(scope="module")
 def cohort(registries):
-    raw = simulate_cohort(n_patients=500, n_sites=4, seed=21).tables
+    raw = simulate_cohort(n_patients=400, n_sites=4, seed=21).tables
     schemas = contract_schemas(registries)
     tables = {n: schemas[n].validate(roundtrip_csv(t)) for n, t in raw.items()}
     features = compute_features(known_on(tables, 0),
@@ -82,14 +82,22 @@ def test_the_final_model_never_scores_its_own_evaluation_patients(cohort, cross_
     np.testing.assert_allclose(got, expected, rtol=0, atol=1e-12)
 
 
-def test_validation_is_the_same_on_one_or_two_workers(cohort, cross_validated):
+def test_developments_give_the_same_predictions_on_one_or_two_workers(cohort):
+    from models import resampling
+
     features, labels, sites = cohort
-    split, outcome = cross_validated
-    again = train(features, labels, split, **CHEAP, strategy="cross_validation", folds=3,
-                  repeats=1, sites=sites, by_site=True, workers=1)
-    pd.testing.assert_frame_equal(again.validation.out_of_sample,
-                                  outcome.validation.out_of_sample)
-    pd.testing.assert_frame_equal(again.validation.by_site, outcome.validation.by_site)
+    split = split_patients(labels, sites, 0.25, SEED, strategy="cross_validation")
+    dev, y = development_data(features, labels, split)
+    procedure = Procedure(CHEAP["model"], CHEAP["calibrator"], CHEAP["cv_folds"],
+                          CHEAP["search_budget"], SEED)
+    tasks, _, _ = resampling.cross_validation_tasks(dev, y, procedure, folds=2, repeats=1)
+    _, one = resampling.run(None, tasks, workers=1)
+    _, two = resampling.run(None, tasks, workers=2)
+    for a, b in zip(one, two):
+        assert a.label == b.label and a.chosen == b.chosen
+        for name, (calibrated, uncalibrated) in a.predicted["held_out"].items():
+            np.testing.assert_array_equal(calibrated, b.predicted["held_out"][name][0])
+            np.testing.assert_array_equal(uncalibrated, b.predicted["held_out"][name][1])
 
 
 def test_each_site_is_predicted_by_a_development_on_the_other_sites(cohort, cross_validated):
@@ -113,20 +121,25 @@ def test_each_site_is_predicted_by_a_development_on_the_other_sites(cohort, cros
 def test_fewer_than_three_sites_are_not_left_out_and_the_summary_says_why(cohort):
     features, labels, sites = cohort
     two = sites.where(sites.isin(["site_01", "site_02"]), "site_01")
-    split = split_patients(labels, two, 0.25, SEED, strategy="cross_validation")
-    outcome = train(features, labels, split, **CHEAP, strategy="cross_validation", folds=3,
-                    repeats=1, sites=two, by_site=True, workers=1)
+    split = split_patients(labels, two, 0.25, SEED)
+    outcome = train(features, labels, split, **CHEAP, strategy="holdout", sites=two,
+                    by_site=True, workers=1)
     assert outcome.validation.by_site is None
     assert "at least 3" in outcome.validation.summary["by_site"]["skipped"]
 
 
-def test_bootstrap_keeps_each_resample_and_out_of_bag_predictions(cohort):
+@pytest.fixture(scope="module")
+def bootstrapped(cohort):
     features, labels, sites = cohort
     split = split_patients(labels, sites, 0.25, SEED, strategy="bootstrap")
-    outcome = train(features, labels, split, **CHEAP, strategy="bootstrap", resamples=10,
-                    sites=None, by_site=False, workers=2)
+    return split, train(features, labels, split, **CHEAP, strategy="bootstrap", resamples=6,
+                        sites=None, by_site=False, workers=2)
+
+
+def test_bootstrap_keeps_each_resample_and_out_of_bag_predictions(bootstrapped):
+    split, outcome = bootstrapped
     v = outcome.validation
-    assert v.summary["resamples_used"] == 10
+    assert v.summary["resamples_used"] == 6
     boot = v.bootstrap
     n = len(split)
     for _, rows in boot.groupby("resample"):
@@ -145,3 +158,29 @@ def test_bootstrap_keeps_each_resample_and_out_of_bag_predictions(cohort):
     covered = counts > 0
     np.testing.assert_allclose(oob["candidate_calibrated"].to_numpy()[covered],
                                sums[covered] / counts[covered], atol=1e-12)
+
+
+def test_bootstrap_evaluation_subtracts_the_optimism_and_reports_out_of_bag_patients(
+        cohort, bootstrapped):
+    """The evaluate stage's reading of a bootstrap validation: the deployed model's apparent
+    figures minus the procedure's mean optimism; per-patient rows are out-of-bag."""
+    from models.subgroups import PoorSubgroupRule
+    from pipeline.evaluate import validated_result
+
+    features, labels, sites = cohort
+    split, outcome = bootstrapped
+    settings = {"seed": SEED, "n_resamples": 200, "thresholds": [0.3, 0.5],
+                "min_n": 30, "min_events": 10, "rule": PoorSubgroupRule()}
+    result = validated_result(outcome.validation, outcome.models[outcome.candidate],
+                              outcome.models[outcome.comparator], features, labels, split,
+                              sites, settings, n_replicates=0)
+    apparent = result["apparent"]
+    corrected = result["headline"]["candidate_calibrated"]
+    optimism = result["optimism"]["figures"]["candidate_calibrated"]["auroc"]
+    assert optimism > 0  # a flexible procedure looks better on the patients it learned from
+    assert corrected["auroc"] == pytest.approx(apparent["auroc"] - optimism, abs=1e-4)
+    oob = outcome.validation.out_of_sample
+    covered = oob[oob["resamples_out_of_bag"] > 0]
+    assert list(result["predictions"]["patient_id"]) == list(covered["patient_id"])
+    np.testing.assert_allclose(result["predictions"]["candidate_calibrated"],
+                               covered["candidate_calibrated"], atol=1e-12)
