@@ -37,12 +37,34 @@ def labels_for(runs: list[Run]) -> dict[str, Run]:
     return dict(zip(string.ascii_uppercase, runs))
 
 
+def validation_of(run: Run) -> str:
+    """How the run's figures were estimated, from its params (runs from before
+    `split.strategy` were tested on a held-out set)."""
+    strategy = run.params.get("split.strategy", "holdout")
+    if strategy == "cross_validation":
+        return f"{run.params.get('split.folds', '?')}-fold cross-validation"
+    if strategy == "bootstrap":
+        return f"bootstrap optimism correction ({run.params.get('split.resamples', '?')} resamples)"
+    site = run.params.get("split.holdout_site", "None")
+    return f"held-out site {site}" if site not in ("None", "", None) else "held-out test set"
+
+
+def validation_note(baseline: Run, run: Run, label: str) -> str:
+    """A warning when two runs' figures were estimated differently (empty when alike)."""
+    a, b = validation_of(baseline), validation_of(run)
+    if a == b:
+        return ""
+    return (f"Run A's figures come from {a}, run {label}'s from {b}: figures estimated "
+            "differently are not directly comparable (a held-out set and resampling differ in "
+            "which patients are evaluated and in how much the deployed model learned from).")
+
+
 def _run_summary(label: str, run: Run) -> dict:
     return {"label": label, "run_id": run.run_id, "short_id": run.short_id,
             "reference": "(run id)" if run.reference == run.run_id else run.reference,
             "run_name": run.run_name,
             "started": timestamp(run.start_time), "versions": ", ".join(run.versions) or "—",
-            "classifier": run.params.get("candidate", "—"),
+            "classifier": run.params.get("candidate", "—"), "validation": validation_of(run),
             "evaluated": run.predictions is not None, "predictions": _predictions_state(run)}
 
 
@@ -62,8 +84,11 @@ def _comparison(baseline: Run, label: str, run: Run, n_resamples: int, seed: int
                 "sentences": [],
                 "reason": f"run {label} is the same MLflow run as run A: nothing to compare"}
     pairing = pair(baseline, run, "run A", f"run {label}")
+    note = validation_note(baseline, run, label)
     if not pairing.paired:
         reason = f"Paired comparison of run {label} with run A is impossible: {pairing.reason}."
+        if note:
+            reason += " " + note
         if pairing.kind == TARGETS:  # labels that mean something else: nothing to compare
             return {"label": label, "paired": False, "unpaired": False, "differences": [],
                     "sentences": [], "reason": reason}
@@ -78,7 +103,7 @@ def _comparison(baseline: Run, label: str, run: Run, n_resamples: int, seed: int
     differences = paired_differences(pairing.y, pairing.p_baseline, pairing.p_other,
                                      n_resamples=n_resamples, seed=seed)
     return {"label": label, "paired": True, "unpaired": False, "n": pairing.n,
-            "reason": pairing.reason, "differences": differences,
+            "reason": pairing.reason, "note": note, "differences": differences,
             "sentences": [sentence(d, label, "A") for d in differences]}
 
 

@@ -139,3 +139,26 @@ def test_subgroup_margins_come_from_the_criteria_file(logged, tmp_path):
                                  "--criteria", str(typo)])
     assert result.exit_code == 2 and "subgroup_auroc_margn" in result.output
     assert len(result.output.strip().splitlines()) == 1 and not (tmp_path / "x").exists()
+
+
+def test_runs_validated_differently_are_flagged_in_the_comparison(logged):
+    """A cross-validated run beside a held-out one: each row names its validation, and the
+    comparison warns that the figures were estimated differently."""
+    cohort = patients(260, seed=1)
+    resampled = log_training_run(logged["store"] / "cv", cohort,
+                                 predictions(cohort, noise=1.0, seed=14),
+                                 params={"split.strategy": "cross_validation",
+                                         "split.folds": 5})
+    out = logged["store"] / "cmp-validation"
+    result = runner.invoke(app, ["compare", logged["champion"], resampled, "--out", str(out),
+                                 "--resamples", "200", "--seed", "3"])
+    assert result.exit_code == 0, result.output
+    md = (out / "comparison.md").read_text(encoding="utf-8")
+    assert "(held-out test set)" in md and "(5-fold cross-validation)" in md
+    assert ("Run A's figures come from held-out test set, run B's from 5-fold "
+            "cross-validation: figures estimated differently are not directly comparable") in md
+    same = runner.invoke(app, ["compare", logged["champion"], logged["candidate"], "--out",
+                               str(logged["store"] / "cmp-same"), "--resamples", "200"])
+    assert same.exit_code == 0, same.output
+    assert "estimated differently" not in \
+        (logged["store"] / "cmp-same" / "comparison.md").read_text(encoding="utf-8")
