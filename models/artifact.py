@@ -5,7 +5,8 @@ every stage loads it with `ResponseModel.load`. On disk it is a folder:
 
   model.json       classifier name, hyperparameters, feature layout, calibrator, provenance
   lightgbm.txt     LightGBM's own text model format (classifier "lightgbm"), or
-  logistic.skops   the scikit-learn pipeline in skops format (classifier "logistic").
+  logistic.skops   the scikit-learn pipeline in skops format (classifier "logistic"), or
+  ebm.json         the Explainable Boosting Machine's bins and score tables (classifier "ebm").
 
 Loading a model never runs code from the model folder, which may come from an MLflow artifact
 store that others can write (docs/security.md):
@@ -21,6 +22,10 @@ store that others can write (docs/security.md):
   malformed files and trusts the indices it reads. `check_lightgbm_text` therefore reads the
   file first, in Python, and refuses anything but a binary model with the layout's features
   and well-formed trees (children in range, every node reached once from the root: no loop).
+- ebm.json is plain JSON too: numbers, category names and feature names, which
+  `models.ebm.EBMTables.from_dict` checks against model.json's layout (every table's shape
+  against its features' bins, every number finite, cut points increasing, category bins in
+  range) before txresponse's own NumPy code evaluates it. Interpret is not involved in loading.
 A refused file gives a `UserError` naming the file, never a traceback, and never repeats more
 than a few shortened type names from it.
 """
@@ -41,6 +46,7 @@ import skops.io as sio
 from sklearn.pipeline import Pipeline
 
 from models.calibration import Calibrator, calibrator_from_dict, expit
+from models.ebm import EBMFileError, EBMTables
 from models.layout import FeatureLayout
 from pipeline.core.errors import UserError
 
@@ -88,8 +94,9 @@ MAX_MODEL_BYTES = 64 * 2**20
 
 @dataclass
 class ResponseModel:
-    classifier: str                 # "lightgbm" | "logistic"
-    estimator: object               # fitted LGBMClassifier / lgb.Booster, or sklearn Pipeline
+    classifier: str                 # "lightgbm" | "logistic" | "ebm"
+    estimator: object               # fitted LGBMClassifier / lgb.Booster, sklearn Pipeline, or
+                                    # fitted ResponseEBM / EBMTables (loaded)
     calibrator: Calibrator
     layout: FeatureLayout
     hyperparameters: dict
@@ -100,12 +107,26 @@ class ResponseModel:
         """The LightGBM booster, whether fitted here (LGBMClassifier) or loaded from disk."""
         return getattr(self.estimator, "booster_", self.estimator)
 
+    @property
+    def ebm(self) -> EBMTables:
+        """The EBM as plain tables (models/ebm.py), whether fitted here or loaded from disk:
+        fitted or loaded, the model predicts and explains through the same code."""
+        if isinstance(self.estimator, EBMTables):
+            return self.estimator
+        cached = self.__dict__.get("_ebm_tables")
+        if cached is None or cached[0] is not self.estimator:
+            cached = (self.estimator, EBMTables.from_interpret(self.estimator))
+            self.__dict__["_ebm_tables"] = cached
+        return cached[1]
+
     # --- prediction -----------------------------------------------------------------------
     def model_logodds(self, features: pd.DataFrame) -> np.ndarray:
         """Uncalibrated log-odds of response (the scale SHAP explains)."""
         frame = self.layout.frame(features)
         if self.classifier == "lightgbm":
             return self.booster.predict(frame, raw_score=True)
+        if self.classifier == "ebm":
+            return self.ebm.decision_function(frame)
         return self.estimator.decision_function(frame)
 
     def predict_uncalibrated(self, features: pd.DataFrame) -> np.ndarray:
@@ -122,6 +143,11 @@ class ResponseModel:
         folder.mkdir(parents=True, exist_ok=True)
         if self.classifier == "lightgbm":
             self.booster.save_model(str(folder / "lightgbm.txt"))
+        elif self.classifier == "ebm":
+            # repr-exact floats: the loaded tables equal the fitted ones bit for bit.
+            (folder / "ebm.json").write_text(
+                json.dumps(self.ebm.to_dict(), sort_keys=True, separators=(",", ":")) + "\n",
+                encoding="utf-8")
         else:
             sio.dump(self.estimator, folder / "logistic.skops")
             _canonical_skops(folder / "logistic.skops")
@@ -171,6 +197,8 @@ class ResponseModel:
                 raise _refused(path, "LightGBM cannot read it") from None
         elif classifier == "logistic":
             estimator = load_logistic(folder / "logistic.skops")
+        elif classifier == "ebm":
+            estimator = load_ebm(folder / "ebm.json", layout)
         else:
             raise _refused(meta_path, f"it names an unknown classifier "
                                       f"{_shown(str(classifier))!r}")
@@ -268,6 +296,27 @@ def load_logistic(path: Path) -> Pipeline:
     if type(estimator) is not Pipeline:
         raise _refused(path, "it does not hold a scikit-learn pipeline")
     return estimator
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number txresponse writes")
+
+
+def load_ebm(path: Path, layout: FeatureLayout) -> EBMTables:
+    """The EBM in `path` (models/ebm.py), if it is a well-formed description of `layout`'s
+    features; a `UserError` otherwise. Plain JSON (NaN and Infinity refused) read into numbers
+    and strings, then checked in full before anything is evaluated."""
+    data = _read_model_file(path)
+    try:
+        description = json.loads(data.decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise _refused(path, "it is not valid JSON") from None
+    try:
+        return EBMTables.from_dict(description, layout.order, layout.categorical)
+    except EBMFileError as error:
+        raise _refused(path, str(error)) from None
+    except (TypeError, ValueError, KeyError, AttributeError, RecursionError):
+        raise _refused(path, "it is not a txresponse EBM description") from None
 
 
 # --- LightGBM text models --------------------------------------------------------------------

@@ -11,7 +11,8 @@ the model was trained on it. So the folder carries, beside the fitted model:
                   size assessment the reports quote
   model.json      the classifier, calibrator and feature layout (models/artifact.py), with
   lightgbm.txt    LightGBM's text model, or
-  logistic.skops  the scikit-learn pipeline (loaded through an exact type allow-list)
+  logistic.skops  the scikit-learn pipeline (loaded through an exact type allow-list), or
+  ebm.json        the Explainable Boosting Machine's bins and score tables (models/ebm.py)
   domain.json     the out-of-distribution reference (models/ood.py)
   bootstrap/NNN/  the bootstrap refits behind each patient's interval (models/uncertainty.py)
 

@@ -3,12 +3,22 @@
 On the model's log-odds scale:
   * LightGBM: TreeSHAP values from LightGBM itself (`pred_contrib=True`), exact for the trees;
   * logistic: exact linear SHAP, w_j (z_j - mean_j) per design column against the development
-    set's mean design row, summed over each feature's spline and missingness columns.
-Both give model log-odds = base + sum of contributions. The Platt calibrator is linear on that
-scale (calibrated log-odds = a + b x model log-odds), so base_cal = a + b x base and each
-contribution scales by b: base_cal + sum = logit(calibrated probability), exactly. Isotonic
-calibration is a step function; contributions stay on the model's scale and the remaining
-`additivity_gap` is reported.
+    set's mean design row, summed over each feature's spline and missingness columns;
+  * EBM: exact interventional Shapley values with the development cohort as background
+    (models/ebm.py). A main term goes to its feature, less its cohort mean. A pair term
+    g(x_j, x_k) is shared between its two features: each gets half of g less its cohort mean,
+    plus or minus half the difference between g averaged over the cohort's x_k (x_j kept) and
+    g averaged over the cohort's x_j (x_k kept). For a pure pair term, whose averages over
+    either feature are all zero, that is an equal split. InterpretML 0.7.8 centres its terms
+    but does not purify them, so an equal split would not be the Shapley value: on the demo
+    much of a pair term is one feature's main effect (docs/explanations.md).
+All give model log-odds = base + sum of contributions. The base is the development cohort's
+mean model log-odds for the logistic model and the EBM, and TreeSHAP's expected value (the
+trees' mean over the patients they were grown on) for LightGBM. The Platt calibrator is linear
+on that scale (calibrated log-odds = a + b x model log-odds), so base_cal = a + b x base and
+each contribution scales by b: base_cal + sum = logit(calibrated probability), exactly.
+Isotonic calibration is a step function; contributions stay on the model's scale and the
+remaining `additivity_gap` is reported.
 """
 from __future__ import annotations
 
@@ -56,6 +66,8 @@ def model_contributions(model: ResponseModel, features: pd.DataFrame) -> tuple[f
     if model.classifier == "lightgbm":
         raw = model.booster.predict(frame, pred_contrib=True)
         return float(raw[0, -1]) if len(raw) else 0.0, raw[:, :-1]
+    if model.classifier == "ebm":
+        return model.ebm.contributions(frame)
     design = model.estimator.named_steps["design"]
     classifier = model.estimator.named_steps["classifier"]
     z = design.transform(frame)
@@ -69,7 +81,7 @@ def model_contributions(model: ResponseModel, features: pd.DataFrame) -> tuple[f
 
 def explain(model: ResponseModel, features: pd.DataFrame) -> Explanation:
     base, contributions = model_contributions(model, features)
-    # The model's log-odds are the row sums (exact for both classifiers), so the probability
+    # The model's log-odds are the row sums (exact for every classifier), so the probability
     # needs no second pass over the trees: that pass made explaining slower than
     # shap.TreeExplainer (benchmarks/explain.py). Tests check it against predict_proba.
     model_logodds = base + contributions.sum(axis=1)

@@ -35,11 +35,6 @@ class Procedure:
     seed: int
     kinds: tuple[tuple[str, str], ...] = ()   # registry feature kinds (models/layout.py)
 
-    @property
-    def steps(self) -> int:
-        """Progress steps of one development (one per searched candidate)."""
-        return self.search_budget * len(CLASSIFIERS)
-
 
 @dataclass
 class Developed:

@@ -50,14 +50,20 @@ def replicate_logodds(replicates: list[ResponseModel], features: pd.DataFrame) -
     an interval (pyinstrument, docs/benchmarks.md)."""
     draws = np.empty((len(replicates), len(features)))
     matrices: dict[str, np.ndarray] = {}
+    frames: dict[str, pd.DataFrame] = {}
     for i, replicate in enumerate(replicates):
-        if replicate.classifier != "lightgbm":
+        if replicate.classifier not in ("lightgbm", "ebm"):
             draws[i] = logit(replicate.predict_proba(features))
             continue
         key = json.dumps(replicate.layout.to_dict(), sort_keys=True)
-        if key not in matrices:
-            matrices[key] = lightgbm_matrix(replicate.layout.frame(features))
-        raw = replicate.booster.predict(matrices[key], raw_score=True)
+        if key not in frames:
+            frames[key] = replicate.layout.frame(features)
+        if replicate.classifier == "ebm":
+            raw = replicate.ebm.decision_function(frames[key])
+        else:
+            if key not in matrices:
+                matrices[key] = lightgbm_matrix(frames[key])
+            raw = replicate.booster.predict(matrices[key], raw_score=True)
         if replicate.calibrator.method == "platt":
             draws[i] = replicate.calibrator.logodds(raw)
         else:

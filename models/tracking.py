@@ -27,7 +27,8 @@ from models.layout import KEY, FeatureLayout
 from pipeline.core.errors import project_root
 
 # What the pyfunc imports at load time (besides txresponse itself, which must be installed).
-_REQUIREMENTS = ("mlflow", "lightgbm", "numpy", "pandas", "scikit-learn", "skops")
+_REQUIREMENTS = ("mlflow", "lightgbm", "interpret-core", "numpy", "pandas", "scikit-learn",
+                 "skops")
 
 
 def tracking_uri(root: Path | None = None) -> str:

@@ -168,10 +168,13 @@ def main(
     dvc_lock: Path = typer.Option(Path("dvc.lock"), "--dvc-lock",
                                   help="dvc.lock, for the data lineage of the run."),
 ) -> None:
-    """Train, calibrate and register the response classifier.
+    """Develop, calibrate and validate the response classifier; log it to MLflow.
 
-    Tunes LightGBM and a spline logistic regression by cross-validation on the development
-    set, calibrates on out-of-fold predictions, refits, and registers the candidate in MLflow.
+    Tunes LightGBM, a spline logistic regression and an explainable boosting machine by
+    cross-validation, calibrates each on its out-of-fold predictions, chooses by calibrated
+    log loss and refits (on every labelled patient with a resampling strategy), then repeats
+    that whole procedure inside the validation (split.strategy) and once per left-out site.
+    The evaluate stage registers the model.
     """
     params = load_params(params_file)
     features_path, labels_path = features_dir / "features.parquet", features_dir / "labels.parquet"

@@ -21,7 +21,9 @@ MIN_POINTS = 0.5  # smaller contributions are noise to a reader and are left to 
 # Most patients lack a few optional scales and biomarkers; warn loudly only beyond a third.
 MANY_MISSING_SHARE = 1 / 3
 CLASSIFIER_NAMES = {"lightgbm": "gradient-boosted decision trees (LightGBM)",
-                    "logistic": "penalised logistic regression with splines"}
+                    "logistic": "penalised logistic regression with splines",
+                    "ebm": "explainable boosting machine (one shape per characteristic, plus "
+                           "a few pairwise interactions)"}
 
 
 def _number(value, default: float = math.nan) -> float:

@@ -23,7 +23,7 @@ def outcome(request, cohort):  # noqa: F811
     return result, features, labels
 
 
-@pytest.mark.parametrize("name", ["lightgbm", "logistic"])
+@pytest.mark.parametrize("name", ["lightgbm", "logistic", "ebm"])
 def test_contributions_add_up_to_the_calibrated_prediction_for_every_patient(outcome, name):
     result, features, _ = outcome
     model = result.models[name]
@@ -41,7 +41,7 @@ def test_contributions_add_up_to_the_calibrated_prediction_for_every_patient(out
         assert model.calibrator.exactly_additive is False
 
 
-@pytest.mark.parametrize("name", ["lightgbm", "logistic"])
+@pytest.mark.parametrize("name", ["lightgbm", "logistic", "ebm"])
 def test_percentage_points_add_up_to_probability_minus_base(outcome, name):
     result, features, _ = outcome
     e = explain(result.models[name], features)
