@@ -153,8 +153,8 @@ def cross_validate(fits: list[Fit], held_out: list[np.ndarray], repeat_of: list[
         # A fold without predictions would leave its patients out of every figure, and the
         # rest would no longer estimate the procedure's performance.
         raise CannotTrain(f"the development procedure could not run in {failed[0].label} of "
-                          f"the internal cross-validation: {failed[0].failed} Fewer folds "
-                          "(split.folds) or more patients are needed.")
+                          f"the internal cross-validation, so its performance cannot be "
+                          f"estimated: {failed[0].failed}")
     return CrossValidated(folds, repeats, fits, held_out, repeat_of)
 
 
